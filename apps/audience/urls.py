@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "audience"
+
+urlpatterns = [
+    path("", views.profile_list, name="profile_list"),
+]

@@ -1,0 +1,29 @@
+from django.urls import path
+
+from apps.core.roles import Role
+
+from . import views
+
+app_name = "core"
+
+# Sections that later issues fill in. Each shows an honest "coming soon" page for now,
+# behind the role that will own it.
+COMING_SOON = [
+    ("campaigns/", "campaigns", "Campaigns", Role.VIEWER),
+    ("notify/", "notify", "Notify", Role.MARKETER),
+    ("segments/", "segments", "Segments", Role.MARKETER),
+    ("templates/", "templates", "Templates", Role.MARKETER),
+    ("stats/", "stats", "Stats", Role.VIEWER),
+    ("settings/providers/", "providers", "Providers", Role.ADMIN),
+    ("settings/provider-groups/", "provider_groups", "Provider groups", Role.ADMIN),
+    ("settings/limits/", "global_limits", "Global limits", Role.ADMIN),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    *[
+        path(route, views.coming_soon_view(title, least), name=name)
+        for route, name, title, least in COMING_SOON
+    ],
+]

@@ -1,0 +1,9 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("apps.core.urls")),
+    path("accounts/", include("apps.accounts.urls")),
+    path("settings/", include("apps.accounts.settings_urls")),
+    path("audience/", include("apps.audience.urls")),
+    path("1/", include("apps.api.urls")),
+]

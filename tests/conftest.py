@@ -1,0 +1,118 @@
+"""Shared fixtures: users and logged-in clients per role, API credentials, and a real
+Celery worker process running against the test database and Redis."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from apps.accounts.services import account_settings_get, api_passcode_create
+from apps.core.roles import Role
+from config.celery_app import app as celery_app
+from tests.accounts.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="ada", role=Role.ADMIN)
+
+
+@pytest.fixture
+def marketer_user(db):
+    return UserFactory(username="mia", role=Role.MARKETER)
+
+
+@pytest.fixture
+def viewer_user(db):
+    return UserFactory(username="vic", role=Role.VIEWER)
+
+
+def _client_for(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    return _client_for(client, admin_user)
+
+
+@pytest.fixture
+def marketer_client(client, marketer_user):
+    return _client_for(client, marketer_user)
+
+
+@pytest.fixture
+def viewer_client(client, viewer_user):
+    return _client_for(client, viewer_user)
+
+
+@pytest.fixture
+def htmx_client(marketer_client):
+    """A marketer's client whose requests carry the HX-Request header, as htmx sends."""
+    marketer_client.defaults["HTTP_HX_REQUEST"] = "true"
+    return marketer_client
+
+
+@pytest.fixture
+def api_credentials(db):
+    account = account_settings_get()
+    _, raw = api_passcode_create(name="tests")
+    return {"account_id": account.account_id, "passcode": raw}
+
+
+@pytest.fixture
+def api_headers(api_credentials):
+    """Headers for Django's test client (HTTP_ prefixed)."""
+    return {
+        "HTTP_X_CLEVERTAP_ACCOUNT_ID": api_credentials["account_id"],
+        "HTTP_X_CLEVERTAP_PASSCODE": api_credentials["passcode"],
+    }
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real `celery worker` process on every queue, using the test database.
+
+    It is a separate process, so tests that use it need committed data: hence
+    transactional_db. Queues are purged first so nothing from an earlier run leaks in."""
+    celery_app.control.purge()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": _database_url_for_test_db(),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+         "-Q", "notify,triggers,bulk,default", "--without-heartbeat", "--without-gossip",
+         "--without-mingle", "-n", f"test-{os.getpid()}@%h", "--loglevel=WARNING"],
+        cwd=ROOT, env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not celery_app.control.ping(timeout=0.5):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the Celery worker did not start")
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def _database_url_for_test_db() -> str:
+    s = connection.settings_dict
+    host = s.get("HOST") or "127.0.0.1"
+    port = s.get("PORT") or 5432
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{s.get('USER') or 'postgres'}{password}@{host}:{port}/{s['NAME']}"
