@@ -182,3 +182,4 @@ LOGGING = {
 
 # --- Herald --------------------------------------------------------------------------------
 UPLOAD_API_MAX_RECORDS = 1000
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING above, as JSON
