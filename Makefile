@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PROFILES ?= 1000000
 
-.PHONY: install run test lint format bench services migrate
+.PHONY: install run test lint format bench services migrate browser
 
 install: $(STAMP)
 
@@ -25,10 +25,16 @@ run: install
 	$(PY) manage.py bootstrap_demo
 	$(VENV)/bin/honcho start -f Procfile
 
+# Browser tests drive Debian's Chromium through Playwright; never a downloaded browser.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
+
 services:
 	bash ../shared/services.sh
 
-test: install
+test: install browser
 	bash ../shared/services.sh
 	$(VENV)/bin/pytest
 

@@ -49,7 +49,9 @@ class ApiPasscode(models.Model):
 
     name = models.CharField(max_length=80)
     digest = models.CharField(max_length=64, unique=True)
-    hint = models.CharField(max_length=8, help_text="The first characters, to tell passcodes apart.")
+    hint = models.CharField(
+        max_length=8, help_text="The first characters, to tell passcodes apart."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

@@ -6,7 +6,9 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import AccountSettings, ApiPasscode
+from apps.core.roles import Role
+
+from .models import AccountSettings, ApiPasscode, User
 
 # Writing last_used_at on every API call would turn each upload into an extra write;
 # once a minute is precise enough for "last used".
@@ -70,3 +72,83 @@ def api_passcode_authenticate(*, account_id: str, passcode: str) -> ApiPasscode 
         ApiPasscode.objects.filter(pk=match.pk).update(last_used_at=now)
         match.last_used_at = now
     return match
+
+
+def account_settings_update(*, account: AccountSettings, name: str, timezone: str) -> None:
+    """Save the account's name and time zone (validated by the caller's form)."""
+    account.name = name
+    account.timezone = timezone
+    account.full_clean()
+    account.save(update_fields=["name", "timezone", "updated_at"])
+
+
+class UserChangeRefused(Exception):
+    """A role or activity change that would lock the team out; the message says why."""
+
+
+def user_create(
+    *,
+    username: str,
+    email: str,
+    role: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+) -> User:
+    return User.objects.create_user(
+        username=username,
+        email=email,
+        password=password,
+        role=role,
+        first_name=first_name,
+        last_name=last_name,
+    )
+
+
+def user_change_role(*, user: User, role: str, acting_user: User | None = None) -> User:
+    """Give `user` a new role. Refuses to demote yourself or the last active admin."""
+    if role not in Role.values:
+        raise UserChangeRefused(f"“{role}” is not a role.")
+    return _user_change(user=user, acting_user=acting_user, role=role, is_active=None)
+
+
+def user_set_active(*, user: User, is_active: bool, acting_user: User | None = None) -> User:
+    """Deactivate (the user can no longer log in) or reactivate. Refuses to deactivate
+    yourself or the last active admin."""
+    return _user_change(user=user, acting_user=acting_user, role=None, is_active=is_active)
+
+
+def _user_change(
+    *, user: User, acting_user: User | None, role: str | None, is_active: bool | None
+) -> User:
+    with transaction.atomic():
+        # Lock every active admin row first: two admins demoting each other at the same
+        # moment would otherwise both see "two admins left" and leave none.
+        active_admin_ids = set(
+            User.objects.select_for_update()
+            .filter(role=Role.ADMIN, is_active=True)
+            .values_list("pk", flat=True)
+        )
+        target = User.objects.select_for_update().get(pk=user.pk)
+        if acting_user is not None and acting_user.pk not in active_admin_ids:
+            raise UserChangeRefused("Only an active admin can change users.")
+        new_role = target.role if role is None else role
+        new_active = target.is_active if is_active is None else is_active
+        loses_admin = target.pk in active_admin_ids and not (new_role == Role.ADMIN and new_active)
+        if loses_admin and len(active_admin_ids) <= 1:
+            raise UserChangeRefused(
+                f"{target.get_username()} is the last active admin: make another user an "
+                "admin first, or Herald would have nobody left to manage it."
+            )
+        if acting_user is not None and target.pk == acting_user.pk:
+            if not new_active:
+                raise UserChangeRefused("You cannot deactivate yourself.")
+            if new_role != target.role:
+                raise UserChangeRefused(
+                    "You cannot change your own role; ask another admin to do it."
+                )
+        target.role = new_role
+        target.is_active = new_active
+        target.save(update_fields=["role", "is_active"])
+    user.role, user.is_active = target.role, target.is_active
+    return target

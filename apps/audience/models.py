@@ -24,7 +24,9 @@ class Profile(models.Model):
     object_id = models.CharField(max_length=64, unique=True, default=new_object_id)
     fbid = models.CharField(max_length=64, null=True, blank=True, unique=True)
     email = models.CharField(max_length=254, blank=True, default="")
-    phone = models.CharField(max_length=20, blank=True, default="", help_text="E.164, e.g. +14155550123")
+    phone = models.CharField(
+        max_length=20, blank=True, default="", help_text="E.164, e.g. +14155550123"
+    )
     name = models.CharField(max_length=200, blank=True, default="")
     gender = models.CharField(max_length=1, choices=Gender.choices, blank=True, default="")
     date_of_birth = models.DateField(null=True, blank=True)
@@ -75,7 +77,8 @@ class Platform(models.TextChoices):
 class Device(models.Model):
     profile = models.ForeignKey(Profile, related_name="devices", on_delete=models.CASCADE)
     platform = models.CharField(max_length=8, choices=Platform.choices)
-    push_token = models.CharField(max_length=512, null=True, blank=True)
+    # NULL, not "", for devices without a token: the unique constraint ignores NULLs.
+    push_token = models.CharField(max_length=512, null=True, blank=True)  # noqa: DJ001
     app_version = models.CharField(max_length=32, blank=True, default="")
     make = models.CharField(max_length=64, blank=True, default="")
     model = models.CharField(max_length=64, blank=True, default="")
@@ -132,7 +135,9 @@ class ProfileImport(models.Model):
 
     file = models.FileField(upload_to="imports/%Y/%m/")
     original_name = models.CharField(max_length=255)
-    status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    status = models.CharField(
+        max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
     total_rows = models.PositiveIntegerField(null=True, blank=True)
     processed_rows = models.PositiveIntegerField(default=0)
     imported_rows = models.PositiveIntegerField(default=0)
@@ -167,3 +172,6 @@ class ProfileImportRejection(models.Model):
                 fields=["profile_import", "row_number"], name="import_rejection_row_unique"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"row {self.row_number}: {self.reason}"

@@ -10,25 +10,47 @@ class NavItem:
     title: str
     url_name: str
     least: Role
-    section: str  # first path segment, to highlight the current item
+    description: str
 
 
 MAIN_NAV = [
-    NavItem("Campaigns", "core:campaigns", Role.VIEWER, "campaigns"),
-    NavItem("Notify", "core:notify", Role.MARKETER, "notify"),
-    NavItem("Segments", "core:segments", Role.MARKETER, "segments"),
-    NavItem("Audience", "audience:profile_list", Role.MARKETER, "audience"),
-    NavItem("Templates", "core:templates", Role.MARKETER, "templates"),
-    NavItem("Stats", "core:stats", Role.VIEWER, "stats"),
+    NavItem(
+        "Campaigns",
+        "core:campaigns",
+        Role.VIEWER,
+        "Push, SMS and email campaigns, scheduled or live.",
+    ),
+    NavItem("Notify", "core:notify", Role.MARKETER, "Transactional email sent from your servers."),
+    NavItem(
+        "Segments",
+        "core:segments",
+        Role.MARKETER,
+        "Who a campaign reaches, with live reach estimates.",
+    ),
+    NavItem(
+        "Audience",
+        "audience:profile_list",
+        Role.MARKETER,
+        "Profiles, devices and events; CSV import.",
+    ),
+    NavItem("Templates", "core:templates", Role.MARKETER, "Reusable push, SMS and email content."),
+    NavItem("Stats", "core:stats", Role.VIEWER, "Delivery, clicks, opens and conversions."),
 ]
 
 SETTINGS_NAV = [
-    NavItem("Account", "settings:account", Role.ADMIN, "account"),
-    NavItem("Providers", "core:providers", Role.ADMIN, "providers"),
-    NavItem("Provider groups", "core:provider_groups", Role.ADMIN, "provider-groups"),
-    NavItem("Global limits", "core:global_limits", Role.ADMIN, "limits"),
-    NavItem("API credentials", "settings:api_credentials", Role.ADMIN, "api-credentials"),
-    NavItem("Users", "settings:users", Role.ADMIN, "users"),
+    NavItem("Account", "settings:account", Role.ADMIN, "Account name, Account ID and time zone."),
+    NavItem("Providers", "core:providers", Role.ADMIN, "SMS, email and push providers."),
+    NavItem("Provider groups", "core:provider_groups", Role.ADMIN, "SMS failover by priority."),
+    NavItem(
+        "Global limits", "core:global_limits", Role.ADMIN, "Frequency caps, DND and throttling."
+    ),
+    NavItem(
+        "API credentials",
+        "settings:api_credentials",
+        Role.ADMIN,
+        "Account ID and passcodes for the REST API.",
+    ),
+    NavItem("Users", "settings:users", Role.ADMIN, "Who may sign in, and with which role."),
 ]
 
 
@@ -37,6 +59,7 @@ def _visible(items: list[NavItem], user, path: str) -> list[dict]:
         {
             "title": item.title,
             "url": reverse(item.url_name),
+            "description": item.description,
             "active": path.startswith(reverse(item.url_name)),
         }
         for item in items

@@ -6,8 +6,8 @@ import warnings
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/herald")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 
-from .base import *  # noqa: E402, F403
-from .base import LOGGING  # noqa: E402
+from .base import *  # noqa: F403
+from .base import LOGGING
 
 warnings.filterwarnings("ignore", message="No directory at", module="whitenoise")
 

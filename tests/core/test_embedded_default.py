@@ -39,8 +39,12 @@ def embedded_env(tmp_path):
 
 def _manage(env, *args) -> str:
     done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=300,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
@@ -49,7 +53,9 @@ def _manage(env, *args) -> str:
 def test_embedded_default_serves_the_dashboard_with_demo_data(embedded_env, tmp_path):
     _manage(embedded_env, "migrate", "--noinput")
     _manage(embedded_env, "collectstatic", "--noinput", "--verbosity", "0")
-    printed = _manage(embedded_env, "bootstrap_demo", "--profiles", "60", "--events-per-profile", "5")
+    printed = _manage(
+        embedded_env, "bootstrap_demo", "--profiles", "60", "--events-per-profile", "5"
+    )
     credentials = json.loads((tmp_path / "var" / "demo-credentials.json").read_text())
     assert credentials["password"] in printed and credentials["passcode"] in printed
     assert (tmp_path / "var" / "herald.sqlite3").exists()
@@ -57,8 +63,12 @@ def test_embedded_default_serves_the_dashboard_with_demo_data(embedded_env, tmp_
     base = f"http://127.0.0.1:{embedded_env['HERALD_PORT']}"
     log_path = tmp_path / "stack.log"
     stack = subprocess.Popen(
-        [str(VENV_BIN / "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=embedded_env,
-        stdout=log_path.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+        [str(VENV_BIN / "honcho"), "start", "-f", "Procfile"],
+        cwd=ROOT,
+        env=embedded_env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         health = _wait_for_health(base, stack, log_path)
@@ -72,8 +82,11 @@ def test_embedded_default_serves_the_dashboard_with_demo_data(embedded_env, tmp_
             token = browser.cookies["csrftoken"]
             home = browser.post(
                 "/accounts/login/",
-                data={"username": "admin", "password": credentials["password"],
-                      "csrfmiddlewaretoken": token},
+                data={
+                    "username": "admin",
+                    "password": credentials["password"],
+                    "csrfmiddlewaretoken": token,
+                },
                 headers={"Referer": f"{base}/accounts/login/"},
             )
             assert "Welcome to Herald" in home.text
@@ -82,9 +95,12 @@ def test_embedded_default_serves_the_dashboard_with_demo_data(embedded_env, tmp_
             assert "Audience" in audience.text
 
         api = httpx.get(
-            f"{base}/1/profile.json", params={"identity": "nobody-here"},
-            headers={"X-CleverTap-Account-Id": credentials["account_id"],
-                     "X-CleverTap-Passcode": credentials["passcode"]},
+            f"{base}/1/profile.json",
+            params={"identity": "nobody-here"},
+            headers={
+                "X-CleverTap-Account-Id": credentials["account_id"],
+                "X-CleverTap-Passcode": credentials["passcode"],
+            },
         )
         assert api.json()["status"] == "fail" and api.status_code == 404
     finally:

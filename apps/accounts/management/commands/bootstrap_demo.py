@@ -49,7 +49,9 @@ class Command(BaseCommand):
         if not profile_model.objects.exists():
             self.stdout.write(f"Loading demo audience: {profiles} profiles…")
             call_command(
-                "seed_demo", profiles=profiles, events_per_profile=events_per_profile,
+                "seed_demo",
+                profiles=profiles,
+                events_per_profile=events_per_profile,
                 stdout=self.stdout,
             )
 
