@@ -8,8 +8,13 @@ app_name = "accounts"
 urlpatterns = [
     path(
         "login/",
-        public(auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True)),
+        public(
+            auth_views.LoginView.as_view(
+                template_name="accounts/login.html", redirect_authenticated_user=True
+            )
+        ),
         name="login",
     ),
+    # Django's LogoutView accepts POST only, so a link or an <img> cannot log anyone out.
     path("logout/", public(auth_views.LogoutView.as_view()), name="logout"),
 ]
