@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
+from django.db.models import F
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -114,5 +115,5 @@ def profile_detail(request: HttpRequest) -> JsonResponse:
     profile = profile_lookup(key_kind=lookup[0], value=lookup[1])
     if profile is None:
         return errors.api_error("Profile not found", code=errors.PROFILE_NOT_FOUND, status=404)
-    devices = list(profile.devices.order_by("-last_active", "-id"))
+    devices = list(profile.devices.order_by(F("last_active").desc(nulls_last=True), "-id"))
     return errors.api_success({"record": profile_record(profile, devices)})

@@ -2,6 +2,7 @@ import json
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from apps.api import errors
 from apps.audience.models import Device, Event, Profile
@@ -243,3 +244,29 @@ def test_records_are_returned_exactly_as_received(client, api_headers):
     assert body["unprocessed"][0]["record"] == odd
     assert body["unprocessed"][0]["code"] == errors.RECORD_INVALID_FIELD
     assert "profileData.DOB 19900101" in body["unprocessed"][0]["error"]
+
+
+def test_a_database_failure_answers_89_and_leaves_nothing_half_written(client, api_headers):
+    with connection.cursor() as cursor:  # a real failure inside the write transaction
+        cursor.execute(
+            "CREATE FUNCTION refuse_devices() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'tablespace full'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER refuse_devices BEFORE INSERT ON audience_device "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_devices()"
+        )
+    records = [
+        {"type": "profile", "identity": "half", "profileData": {"Name": "H"}},
+        {"type": "token", "identity": "half", "tokenData": {"id": "tk", "type": "fcm"}},
+    ]
+
+    response = upload(client, api_headers, records)
+
+    assert response.status_code == 500
+    assert response.json() == {
+        "status": "fail",
+        "error": "Unexpected error, please try again",
+        "code": errors.UNEXPECTED_ERROR,
+    }
+    assert not Profile.objects.exists() and not Device.objects.exists()
