@@ -52,6 +52,7 @@ _INTEGER = re.compile(r"-?(0|[1-9]\d{0,14})")  # leading zeros (zip codes) stay 
 _DECIMAL = re.compile(r"-?(0|[1-9]\d*)\.\d+")
 _DELIMITERS = (",", ";", "\t")
 _UTF8_BOM = b"\xef\xbb\xbf"
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
 # How much of an upload the form reads to check its header.
 HEADER_PROBE_BYTES = 64 * 1024
 
@@ -269,10 +270,12 @@ def read_header_from_upload(upload: IO[bytes]) -> CsvHeader:
     upload.seek(0)
     if b"\x00" in head:
         raise CsvFileError("This is not a CSV text file (it contains binary data).")
-    end = head.find(b"\n")
-    if end == -1 and len(head) == HEADER_PROBE_BYTES:
+    # The worker reads lines the way Django's File does: \n, \r\n or a lone \r ends one.
+    newline = _NEWLINE.search(head)
+    if newline is None and len(head) == HEADER_PROBE_BYTES:
         raise CsvFileError("The first line is too long to be a CSV header.")
-    header_line, rest = (head, b"") if end == -1 else (head[: end + 1], head[end + 1 :])
+    end = newline.end() if newline else len(head)
+    header_line, rest = head[:end], head[end:]
     header, _ = open_rows([header_line])
     if not rest.strip(b"\r\n\t ,;"):
         raise CsvFileError("The file has a header but no rows of profiles.")

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_vary_headers
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -18,6 +19,22 @@ from .models import ImportStatus, Profile, ProfileImport
 PROFILES_PER_PAGE = 25
 EVENTS_PER_PAGE = 50
 IMPORTS_PER_PAGE = 25
+
+
+def _wants_partial(request: HttpRequest) -> bool:
+    """An htmx swap, not htmx restoring a page from its history (that needs all of it)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _page_or_partial(
+    request: HttpRequest, template: str, partial: str, context: dict
+) -> HttpResponse:
+    response = render(
+        request, f"{template}#{partial}" if _wants_partial(request) else template, context
+    )
+    # One URL answers with a partial or a whole page: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _query_without_page(request: HttpRequest) -> str:
@@ -39,8 +56,7 @@ def profile_list(request: HttpRequest) -> HttpResponse:
         # Only asked when nothing matched, to tell "no profiles yet" from "no match".
         "has_profiles": page.paginator.count > 0 or selectors.profile_exists(),
     }
-    template = "audience/profile_list.html"
-    return render(request, f"{template}#results" if request.htmx else template, context)
+    return _page_or_partial(request, "audience/profile_list.html", "results", context)
 
 
 @role_required(Role.MARKETER)
@@ -53,11 +69,11 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "events": events.get_page(request.GET.get("page")),
         "query": _query_without_page(request),
     }
-    if request.htmx:  # the timeline's pagination links
-        return render(request, "audience/profile_detail.html#timeline", context)
-    context["devices"] = selectors.profile_devices(profile=profile)
-    context["properties"] = sorted(profile.properties.items())
-    return render(request, "audience/profile_detail.html", context)
+    if not _wants_partial(request):  # htmx asks only for the timeline's next page
+        context["devices"] = selectors.profile_devices(profile=profile)
+        properties = profile.properties if isinstance(profile.properties, dict) else {}
+        context["properties"] = sorted(properties.items())
+    return _page_or_partial(request, "audience/profile_detail.html", "timeline", context)
 
 
 @role_required(Role.MARKETER)
@@ -118,8 +134,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else []
         ),
     }
-    template = "audience/import_detail.html"
-    return render(request, f"{template}#progress" if request.htmx else template, context)
+    return _page_or_partial(request, "audience/import_detail.html", "progress", context)
 
 
 @role_required(Role.MARKETER)

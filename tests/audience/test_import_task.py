@@ -229,3 +229,16 @@ def test_an_import_another_run_has_moved_on_from_is_left_to_that_run(media_root,
 
     assert services._import_chunk(profile_import.pk, header, chunk, offset=0) is False
     assert not Profile.objects.exists()
+
+
+def test_a_file_with_old_mac_line_endings_is_accepted_and_imported(marketer_client, media_root):
+    upload = SimpleUploadedFile("mac.csv", b"Identity,Name\ru-1,Ada\ru-2,Bob\r")
+    response = marketer_client.post("/audience/imports/", {"file": upload})
+    assert response.status_code == 302
+
+    profile_import = ProfileImport.objects.get()
+    profile_import_run_task(profile_import.pk)
+
+    profile_import.refresh_from_db()
+    assert (profile_import.total_rows, profile_import.imported_rows) == (2, 2)
+    assert sorted(Profile.objects.values_list("name", flat=True)) == ["Ada", "Bob"]

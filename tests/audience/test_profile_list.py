@@ -229,3 +229,10 @@ def test_the_list_page_reads_only_one_page_of_rows_when_many_profiles_match(
     with django_assert_num_queries(5):
         response = marketer_client.get(LIST_URL)
     assert shown(response) == [f"p-{n:02d}" for n in range(25)]
+
+
+def test_htmx_restoring_the_list_from_history_gets_the_whole_page(htmx_client, people):
+    response = htmx_client.get(LIST_URL, {"q": "ada-1"}, HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    page = response.content.decode()
+    assert "<html" in page and "Ada Lovelace" in page
+    assert "HX-Request" in response["Vary"]
