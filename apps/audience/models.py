@@ -20,9 +20,9 @@ class Profile(models.Model):
     `fbid`; `email` is also accepted as a lookup key by the Upload API but not unique, since
     two customers' identities may share an address."""
 
-    identity = models.CharField(max_length=255, null=True, blank=True, unique=True)
-    object_id = models.CharField(max_length=64, unique=True, default=new_object_id)
-    fbid = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    identity = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    object_id = models.CharField(max_length=64, default=new_object_id)
+    fbid = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     email = models.CharField(max_length=254, blank=True, default="")
     phone = models.CharField(
         max_length=20, blank=True, default="", help_text="E.164, e.g. +14155550123"
@@ -48,6 +48,15 @@ class Profile(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # Unique constraints rather than unique=True: on PostgreSQL unique=True CharFields also
+        # get a varchar_pattern_ops "_like" index each, which nothing here searches by prefix
+        # and which every profile update (last_seen moves on every event) would maintain.
+        # NULL identity / fbid mean "not known": unique constraints ignore NULLs.
+        constraints = [
+            models.UniqueConstraint(fields=["identity"], name="profile_identity_unique"),
+            models.UniqueConstraint(fields=["object_id"], name="profile_object_id_unique"),
+            models.UniqueConstraint(fields=["fbid"], name="profile_fbid_unique"),
+        ]
         indexes = [
             # Lookups by the Upload API and the profile search box.
             models.Index(fields=["email"], name="profile_email_idx"),
