@@ -70,17 +70,19 @@ def profile_import_run(*, import_id: int) -> None:
             )
         reached_the_end = _import_rows(profile_import)
     except csv_import.CsvFileError as exc:
-        _import_fail(import_id=import_id, reason=str(exc))
+        profile_import_fail(import_id=import_id, reason=str(exc))
         return
     except OSError as exc:
-        _import_fail(import_id=import_id, reason=f"The uploaded file cannot be read ({exc}).")
+        profile_import_fail(
+            import_id=import_id, reason=f"The uploaded file cannot be read ({exc})."
+        )
         return
     except (OperationalError, InterfaceError):
         raise  # the database went away: Celery retries and the next run resumes
     except Exception as exc:
         # A bug must not leave the page saying "running" for ever.
         logger.exception("profile import %s failed", import_id)
-        _import_fail(import_id=import_id, reason=f"The import stopped on an error: {exc}")
+        profile_import_fail(import_id=import_id, reason=f"The import stopped on an error: {exc}")
         return
     if reached_the_end:
         ProfileImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(
@@ -88,7 +90,7 @@ def profile_import_run(*, import_id: int) -> None:
         )
 
 
-def _import_fail(*, import_id: int, reason: str) -> None:
+def profile_import_fail(*, import_id: int, reason: str) -> None:
     ProfileImport.objects.filter(
         pk=import_id, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]
     ).update(status=ImportStatus.FAILED, error=reason, finished_at=timezone.now())

@@ -11,6 +11,7 @@ from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.roles import Role, role_required
+from apps.core.spreadsheet import spreadsheet_safe
 
 from . import csv_import, selectors, services
 from .forms import ProfileFilterForm, ProfileImportForm
@@ -148,7 +149,13 @@ def import_rejections_csv(request: HttpRequest, pk: int) -> StreamingHttpRespons
         yield "\ufeff"  # lets spreadsheet programs read the file as UTF-8
         yield writer.writerow(["row_number", "reason", "original_row"])
         for rejection in rejections:
-            yield writer.writerow([rejection.row_number, rejection.reason, rejection.raw])
+            yield writer.writerow(
+                [
+                    rejection.row_number,
+                    spreadsheet_safe(rejection.reason),
+                    spreadsheet_safe(rejection.raw),
+                ]
+            )
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     filename = f"import-{profile_import.pk}-rejected-rows.csv"

@@ -219,6 +219,18 @@ def test_the_rejected_rows_download_lists_row_reason_and_the_row_as_written(mark
     ]
 
 
+def test_the_rejected_rows_download_defuses_spreadsheet_formulas(marketer_client, db):
+    done = ProfileImport.objects.create(
+        original_name="x.csv", file="imports/x.csv", status=ImportStatus.COMPLETED
+    )
+    ProfileImportRejection.objects.create(
+        profile_import=done, row_number=2, reason="bad phone", raw='=HYPERLINK("http://evil")'
+    )
+    response = marketer_client.get(f"/audience/imports/{done.pk}/rejected-rows.csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert rows[1] == ["2", "bad phone", '\'=HYPERLINK("http://evil")']
+
+
 @pytest.mark.parametrize(
     "path", ["/audience/imports/", "/audience/imports/sample.csv", "/audience/imports/{pk}/"]
 )

@@ -242,3 +242,17 @@ def test_a_file_with_old_mac_line_endings_is_accepted_and_imported(marketer_clie
     profile_import.refresh_from_db()
     assert (profile_import.total_rows, profile_import.imported_rows) == (2, 2)
     assert sorted(Profile.objects.values_list("name", flat=True)) == ["Ada", "Bob"]
+
+
+def test_an_import_whose_retries_are_used_up_is_marked_failed_not_left_running(media_root, db):
+    from django.db import OperationalError
+
+    profile_import = stored_import(MIXED_CSV.encode(), status=ImportStatus.RUNNING)
+
+    profile_import_run_task.on_failure(
+        OperationalError("server closed the connection"), "task-id", (profile_import.pk,), {}, None
+    )
+
+    profile_import.refresh_from_db()
+    assert profile_import.status == ImportStatus.FAILED
+    assert "repeated errors: server closed the connection" in profile_import.error
