@@ -1,6 +1,6 @@
 """Reads for the Audience pages. Built to stay quick on a million profiles: searches use
-the indexed columns (identity, object_id, email, phone, the GIN index on properties) and only
-a name search has to read every row."""
+the indexed columns (identity, object_id, email, phone, the GIN index on properties) and a
+part-of-name search uses the pg_trgm index from migration 0004 on PostgreSQL."""
 
 import re
 from collections.abc import Iterator
