@@ -5,13 +5,16 @@ behind bulk fan-out, `triggers` serves live campaigns, `bulk` scheduled fan-out 
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("herald")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue(name) for name in ("notify", "triggers", "bulk", "default")]
+# Each queue has its own exchange and routing key: a bare Queue(name) would bind every queue
+# to the "default" exchange with the same key, and one message would reach all four.
+QUEUE_NAMES = ("notify", "triggers", "bulk", "default")
+app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in QUEUE_NAMES]
 app.conf.beat_schedule = {}
 app.autodiscover_tasks()
 
