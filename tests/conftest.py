@@ -77,6 +77,15 @@ def api_headers(api_credentials):
 
 
 @pytest.fixture
+def media_root(tmp_path, settings, monkeypatch):
+    """Uploads go to a temporary folder, in this process and in a worker started after it."""
+    root = tmp_path / "media"
+    settings.MEDIA_ROOT = str(root)
+    monkeypatch.setenv("HERALD_MEDIA_ROOT", str(root))
+    return root
+
+
+@pytest.fixture
 def celery_worker(transactional_db):
     """A real `celery worker` process on every queue, using the test database.
 

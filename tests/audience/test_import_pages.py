@@ -10,12 +10,6 @@ IMPORTS_URL = "/audience/imports/"
 GOOD_CSV = b"Identity,Name,Email,plan\r\nu-1,Ada,ada@example.com,gold\r\n"
 
 
-@pytest.fixture
-def media_root(tmp_path, settings):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    return tmp_path / "media"
-
-
 def upload(content: bytes, name: str = "people.csv") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type="text/csv")
 

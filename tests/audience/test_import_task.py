@@ -24,15 +24,6 @@ MIXED_CSV = (
 
 
 @pytest.fixture
-def media_root(tmp_path, settings, monkeypatch):
-    """Uploads go to a temporary folder, in this process and in the worker's."""
-    root = tmp_path / "media"
-    settings.MEDIA_ROOT = str(root)
-    monkeypatch.setenv("HERALD_MEDIA_ROOT", str(root))
-    return root
-
-
-@pytest.fixture
 def worker(media_root, celery_worker):
     return celery_worker
 

@@ -18,14 +18,6 @@ CSV = (
 )
 
 
-@pytest.fixture
-def media_root(tmp_path, settings, monkeypatch):
-    root = tmp_path / "media"
-    settings.MEDIA_ROOT = str(root)
-    monkeypatch.setenv("HERALD_MEDIA_ROOT", str(root))  # read by the worker process
-    return root
-
-
 def test_a_marketer_finds_a_profile_and_marks_it_as_a_test_profile(page, screenshot):
     UserFactory(username="mia", role=Role.MARKETER)
     Profile.objects.create(identity="u-1", name="Zoë Ångström", email="zoe@example.com")
