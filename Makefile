@@ -23,7 +23,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py bootstrap_demo
-	$(VENV)/bin/honcho start -f Procfile
+	$(VENV)/bin/honcho start -f config/Procfile --app-root .
 
 # Browser tests drive Debian's Chromium through Playwright; never a downloaded browser.
 browser:

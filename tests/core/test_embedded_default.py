@@ -63,7 +63,7 @@ def test_embedded_default_serves_the_dashboard_with_demo_data(embedded_env, tmp_
     base = f"http://127.0.0.1:{embedded_env['HERALD_PORT']}"
     log_path = tmp_path / "stack.log"
     stack = subprocess.Popen(
-        [str(VENV_BIN / "honcho"), "start", "-f", "Procfile"],
+        [str(VENV_BIN / "honcho"), "start", "-f", "config/Procfile", "--app-root", "."],
         cwd=ROOT,
         env=embedded_env,
         stdout=log_path.open("wb"),
