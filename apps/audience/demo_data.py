@@ -109,6 +109,13 @@ USD_RATES = {
     "SGD": 1.35, "JPY": 150, "KRW": 1350, "CNY": 7.2, "TWD": 32, "VND": 25000, "THB": 36,
     "PHP": 57, "AUD": 1.52, "NZD": 1.65,
 }  # fmt: skip
+# Mobile numbers in North America carry the city's area code.
+AREA_CODES = {
+    "New York": ("212", "646", "917", "718", "347"), "Los Angeles": ("213", "310", "323", "424"),
+    "Chicago": ("312", "773", "872"), "Houston": ("713", "832", "281"),
+    "San Francisco": ("415", "628"), "Miami": ("305", "786"), "Seattle": ("206",),
+    "Toronto": ("416", "647", "437"), "Montreal": ("514", "438"),
+}  # fmt: skip
 WHOLE_CURRENCIES = {"ARS", "COP", "CLP", "IDR", "JPY", "KRW", "VND", "NGN", "KES", "TWD"}
 
 EMAIL_DOMAINS_GLOBAL = ("gmail.com", "gmail.com", "gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com")  # fmt: skip
@@ -208,7 +215,8 @@ class DemoPools:
     """Everything expensive, computed once per run and shared by the workers (picklable)."""
 
     names: dict[str, dict[str, list]]  # locale -> {"M": [...], "F": [...], "last": [...]}
-    phone_prefixes: dict[str, list[str]]  # iso2 -> ["+1201555", ...] (all but 4 digits)
+    # iso2 or city -> ["+1212555", ...] (all but the last 4 digits)
+    phone_prefixes: dict[str, list[str]]
     products: list[Product] = field(default_factory=list)
 
 
@@ -241,14 +249,22 @@ def build_pools(*, seed: int, names_per_locale: int = 300) -> DemoPools:
     return DemoPools(
         names=names,
         phone_prefixes={
-            iso2: _phone_prefixes(iso2, rng) for iso2 in sorted({c.iso2 for c in CITIES})
+            **{iso2: _phone_prefixes(iso2, rng) for iso2 in sorted({c.iso2 for c in CITIES})},
+            **{
+                city.city: _phone_prefixes(city.iso2, rng, leads=AREA_CODES[city.city])
+                for city in CITIES
+                if city.city in AREA_CODES
+            },
         },
         products=_catalogue(),
     )
 
 
-def _phone_prefixes(iso2: str, rng: random.Random, *, wanted: int = 60) -> list[str]:
-    """E.164 prefixes (all but the last four digits) of mobile numbers valid in `iso2`.
+def _phone_prefixes(
+    iso2: str, rng: random.Random, *, leads: tuple[str, ...] = (), wanted: int = 200
+) -> list[str]:
+    """E.164 prefixes (all but the last four digits) of mobile numbers valid in `iso2`,
+    starting with one of `leads` (national digits, e.g. area codes) if given.
 
     A prefix is kept only if the numbers ending in 0000 and in 9999 are both valid, so any
     four random digits after it make a valid number (numbering plans end in free digits)."""
@@ -267,18 +283,29 @@ def _phone_prefixes(iso2: str, rng: random.Random, *, wanted: int = 60) -> list[
             and phonenumbers.number_type(number) in mobile_types
         )
 
+    def random_digits(count: int) -> str:
+        return "".join(rng.choice("0123456789") for _ in range(count))
+
     prefixes: set[str] = set()
     free = len(national) - 4
-    # Randomise ever fewer leading digits until enough valid prefixes turn up.
-    for keep in range(2, free + 1):
+    if leads:
+        starts = [(lead, free - len(lead)) for lead in leads]
+    else:
+        # Randomise all but the first digit, then keep ever more of the example's leading
+        # digits (closer to a real mobile range) until enough valid prefixes turn up.
+        starts = [(national[:keep], free - keep) for keep in range(1, free + 1)]
+    # Given leads share the pool equally; otherwise the first levels may fill it.
+    quota = wanted // len(starts) if leads else wanted
+    for lead, random_count in starts:
+        found: set[str] = set()
         for _ in range(400):
-            middle = "".join(rng.choice("0123456789") for _ in range(free - keep))
-            prefix = national[:keep] + middle
+            prefix = lead + random_digits(random_count)
             if valid(prefix + "0000") and valid(prefix + "9999"):
-                prefixes.add(f"+{code}{prefix}")
-            if len(prefixes) >= wanted:
-                return sorted(prefixes)
-        if prefixes:
+                found.add(f"+{code}{prefix}")
+            if len(found) >= quota or len(prefixes | found) >= wanted:
+                break
+        prefixes |= found
+        if len(prefixes) >= wanted:
             break
     if not prefixes:  # the example number itself is valid by definition
         prefixes.add(f"+{code}{national[:-4]}")
@@ -448,15 +475,14 @@ class DemoGenerator:
             f'"marketing_consent": {"true" if random_() < 0.8 else "false"}}}'
         )
         scrambled = _scramble(pid)
+        phones = self.pools.phone_prefixes.get(city.city) or self.pools.phone_prefixes[city.iso2]
         return ProfileRow(
             id=pid,
             identity=f"cust-{pid:08d}",
             object_id=f"__h{scrambled:016x}{rng.getrandbits(48):012x}",
             fbid=str(100000000000000 + pid) if random_() < 0.15 else None,
             email=f"{local}@{domain}" if random_() < 0.93 else "",
-            phone=(rng.choice(self.pools.phone_prefixes[city.iso2]) + f"{rng.randrange(10000):04d}")
-            if random_() < 0.85
-            else "",
+            phone=(rng.choice(phones) + f"{rng.randrange(10000):04d}") if random_() < 0.85 else "",
             name=name,
             gender=gender,
             date_of_birth=dob if random_() < 0.9 else "",
