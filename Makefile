@@ -32,10 +32,10 @@ browser:
 	  else echo "Browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
 services:
-	bash ../shared/services.sh
+	bash .ci/services.sh
 
 test: install browser
-	bash ../shared/services.sh
+	bash .ci/services.sh
 	$(VENV)/bin/pytest
 
 lint: install
@@ -47,5 +47,5 @@ format: install
 	$(VENV)/bin/ruff format .
 
 bench: install
-	bash ../shared/services.sh
+	bash .ci/services.sh
 	$(PY) bench/ingest.py --profiles $(PROFILES)
