@@ -31,7 +31,7 @@ from apps.audience.models import Device, Event, Profile
 # progress is visible and an interruption loses little.
 BLOCK_PROFILES = 2000
 # Below this many events, dropping and rebuilding indexes costs more than it saves.
-REBUILD_MIN_EVENTS = 2_000_000
+REBUILD_MIN_EVENTS = 500_000
 # Django's connection options that are not libpq parameters.
 NON_LIBPQ_OPTIONS = {"server_side_binding", "isolation_level", "pool", "assume_role", "context"}
 
