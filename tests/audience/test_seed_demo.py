@@ -190,6 +190,7 @@ def test_indexes_left_dropped_by_a_killed_run_are_restored_by_the_next_run():
     assert event_indexes() == before
 
 
+@pytest.mark.django_db(transaction=True, reset_sequences=True)
 def test_the_bulk_create_loader_writes_the_same_kind_of_data():
     seed("--profiles", "60", "--events-per-profile", "6", "--loader", "orm", "--seed", "5")
 
@@ -203,5 +204,7 @@ def test_the_bulk_create_loader_writes_the_same_kind_of_data():
     for profile in per_profile:
         assert profile.events_count >= 1
         assert (profile.first, profile.last) == (profile.first_seen, profile.last_seen)
+        assert profile.created_at == profile.first_seen
+    # The ids came from the sequence (reset to 1 for this test), so it moved past them.
     created = Profile.objects.create(identity="after-orm-seed")
     assert created.id > max(Profile.objects.exclude(pk=created.pk).values_list("id", flat=True))

@@ -23,6 +23,7 @@ import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.db.models import F, OuterRef, Subquery
 
 from apps.audience import demo_data
 from apps.audience.models import Device, Event, Profile
@@ -215,21 +216,15 @@ class Command(BaseCommand):
             pools=pools, now=now, events_per_profile=events_per_profile
         )
         to_datetime = demo_data.epoch_to_datetime
-        updated_at = to_datetime(now)
         totals = [0, 0, 0]
         block_size = 500
         for index, start in enumerate(range(0, profiles, block_size)):
             size = min(block_size, profiles - start)
             with transaction.atomic():
-                # SQLite's IMMEDIATE transactions hold the write lock from here on, so the
-                # ids after the current maximum are ours.
-                first_id = (
-                    Profile.objects.order_by("-id").values_list("id", flat=True).first() or 0
-                ) + 1
-                ids = list(range(first_id, first_id + size))
+                ids = _allocate_profile_ids(size)
                 people, devices, events = generator.block(seed=seed, block=index, ids=ids)
                 Profile.objects.bulk_create(
-                    [_profile_model(p, to_datetime, updated_at) for p in people], batch_size=500
+                    [_profile_model(p, to_datetime) for p in people], batch_size=500
                 )
                 Device.objects.bulk_create(
                     [_device_model(d, to_datetime) for d in devices], batch_size=500
@@ -246,6 +241,14 @@ class Command(BaseCommand):
                     ],
                     batch_size=1000,
                 )
+                # bulk_create stamps auto_now_add fields with the current time; like the
+                # COPY loader, date each row from the person's history instead.
+                Profile.objects.filter(id__in=ids).update(created_at=F("first_seen"))
+                Device.objects.filter(profile_id__in=ids).update(
+                    created_at=Subquery(
+                        Profile.objects.filter(id=OuterRef("profile_id")).values("first_seen")
+                    )
+                )
             totals[0] += len(people)
             totals[1] += len(devices)
             totals[2] += len(events)
@@ -257,9 +260,8 @@ class Command(BaseCommand):
         return tuple(totals)
 
 
-def _profile_model(p: demo_data.ProfileRow, to_datetime, updated_at) -> Profile:
+def _profile_model(p: demo_data.ProfileRow, to_datetime) -> Profile:
     city = p.city
-    first_seen = to_datetime(p.first_seen)
     return Profile(
         id=p.id,
         identity=p.identity,
@@ -281,10 +283,8 @@ def _profile_model(p: demo_data.ProfileRow, to_datetime, updated_at) -> Profile:
         email_unsubscribed=p.email_unsubscribed,
         sms_unsubscribed=p.sms_unsubscribed,
         push_opt_out=p.push_opt_out,
-        first_seen=first_seen,
+        first_seen=to_datetime(p.first_seen),
         last_seen=to_datetime(p.last_seen),
-        created_at=first_seen,
-        updated_at=updated_at,
     )
 
 
@@ -299,7 +299,6 @@ def _device_model(d: demo_data.DeviceRow, to_datetime) -> Device:
         os_version=d.os_version,
         sdk_version=d.sdk_version,
         last_active=to_datetime(d.last_active),
-        created_at=to_datetime(d.created_at),
     )
 
 
