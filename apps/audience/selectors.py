@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
-from django.utils.functional import cached_property
 
 from .csv_import import custom_property_value
 from .models import Device, Event, Profile, ProfileImport, ProfileImportRejection
@@ -66,7 +65,7 @@ def profile_search_condition(q: str) -> Q:
     return condition
 
 
-def profile_list(*, filters: ProfileFilters) -> "SeenFirstProfiles":
+def profile_list(*, filters: ProfileFilters) -> QuerySet[Profile]:
     profiles = Profile.objects.only(*PROFILE_LIST_COLUMNS)
     if filters.q.strip():
         profiles = profiles.filter(profile_search_condition(filters.q))
@@ -86,49 +85,10 @@ def profile_list(*, filters: ProfileFilters) -> "SeenFirstProfiles":
         profiles = profiles.filter(sms_unsubscribed=True)
     if filters.test_only:
         profiles = profiles.filter(is_test=True)
-    return SeenFirstProfiles(profiles)
-
-
-class SeenFirstProfiles:
-    """Profiles newest `last_seen` first, then the never-seen ones (imported, not active
-    yet) newest first: a sequence Django's Paginator pages through.
-
-    One `ORDER BY last_seen DESC NULLS LAST` cannot use profile_last_seen_idx (it keeps
-    NULLs first), so it would read and sort every match for each page: about 350 ms on a
-    million profiles. Instead the seen and the never-seen profiles are read in two queries,
-    each in an index's order, and stop after one page. When few profiles match, walking an
-    index for them would take longer than sorting them, so they are fetched in one query."""
-
-    # Below this many matches, one sorted query; above it, index order finds a page of
-    # matches within the first few thousand index entries.
-    FEW = 2000
-
-    def __init__(self, profiles: QuerySet[Profile]):
-        self.profiles = profiles
-        self.seen = profiles.filter(last_seen__isnull=False).order_by("-last_seen", "-id")
-        self.never_seen = profiles.filter(last_seen__isnull=True).order_by("-id")
-
-    @cached_property
-    def _count(self) -> int:
-        return self.profiles.count()
-
-    def count(self) -> int:
-        return self._count
-
-    def __getitem__(self, window: slice) -> list[Profile]:
-        start, stop = window.start or 0, window.stop
-        if stop is None or stop <= start:
-            return []
-        if self._count <= self.FEW:
-            ordered = self.profiles.order_by(F("last_seen").desc(nulls_last=True), "-id")
-            return list(ordered[start:stop])
-        rows = list(self.seen[start:stop])
-        if len(rows) == stop - start:
-            return rows
-        # The page runs past the last seen profile; a short page says where that was.
-        seen = start + len(rows) if rows else self.seen.count()
-        rows += self.never_seen[max(start - seen, 0) : stop - seen]
-        return rows
+    # Newest profiles first, in primary-key order: a page is an index walk however many
+    # match. Not last_seen: it moves on every event, and leaving it unindexed keeps those
+    # updates HOT (no index writes), which is what makes the Upload API fast.
+    return profiles.order_by("-id")
 
 
 def profile_exists() -> bool:
