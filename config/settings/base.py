@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.audience",
+    "apps.providers",
     "apps.api",
 ]
 
@@ -183,3 +184,11 @@ LOGGING = {
 # --- Herald --------------------------------------------------------------------------------
 UPLOAD_API_MAX_RECORDS = 1000
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING above, as JSON
+
+# Provider credentials are encrypted at rest with Fernet. Keys: comma separated, the first
+# encrypts, all decrypt (rotation). Unset: a key derived from DJANGO_SECRET_KEY (local use).
+HERALD_ENCRYPTION_KEYS = env.list("HERALD_ENCRYPTION_KEYS", default=[])
+# The local provider sandbox (python manage.py provider_sandbox).
+PROVIDER_SANDBOX_HOST = env("HERALD_SANDBOX_HOST", default="127.0.0.1")
+PROVIDER_SANDBOX_PORT = env.int("HERALD_SANDBOX_PORT", default=8025)
+PROVIDER_SANDBOX_SMTP_PORT = env.int("HERALD_SANDBOX_SMTP_PORT", default=8026)

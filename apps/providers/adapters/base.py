@@ -1,0 +1,93 @@
+"""What every provider adapter speaks: messages in, one typed result per recipient out.
+
+An adapter is built from a provider's kind, base URL, decrypted credentials and settings, and
+sends over the provider's real wire format. It never raises for a provider's answer: a
+timeout, a 5xx or a 429 is RETRYABLE (another try or another provider may succeed), an
+invalid number, a bad token or a hard bounce is PERMANENT (retrying cannot help)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+class SendStatus(enum.StrEnum):
+    ACCEPTED = "accepted"
+    RETRYABLE = "retryable"
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    recipient: str
+    status: SendStatus
+    provider_message_id: str = ""
+    error: str = ""  # the provider's own error text, or ours for transport failures
+    http_status: int | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status is SendStatus.ACCEPTED
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    to: str  # E.164
+    body: str
+    idempotency_key: str = ""  # (run, profile, variant) later; passed on where the API allows
+    template_id: str = ""
+    template_variables: list[str] = field(default_factory=list)
+    # Generic SMS "What" blocks: message-body, header and global key-value pairs.
+    body_values: dict[str, str] = field(default_factory=dict)
+    header_values: dict[str, str] = field(default_factory=dict)
+    global_values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EmailMessage:
+    to: str
+    subject: str
+    html: str = ""
+    text: str = ""
+    from_email: str = ""
+    from_name: str = ""
+    reply_to: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True)
+class PushMessage:
+    token: str
+    platform: str  # android | ios | web
+    title: str = ""
+    body: str = ""
+    data: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # sound, badge, image, ttl, collapse…
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """Everything an adapter needs, detached from the ORM (credentials already decrypted)."""
+
+    kind: str
+    nickname: str
+    base_url: str
+    credentials: dict[str, Any]
+    settings: dict[str, Any]
+
+
+class Adapter:
+    """Base class: subclasses set `kind` and `channel` and implement `send`."""
+
+    kind: ClassVar[str]
+    channel: ClassVar[str]  # sms | email | push
+
+    def __init__(self, config: ProviderConfig):
+        self.config = config
+
+    def send(self, messages: list) -> list[SendResult]:
+        """One result per message, in the same order."""
+        raise NotImplementedError
