@@ -2,16 +2,19 @@
 Celery worker process running against the test database and Redis."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from django.db import connection
 
 from apps.accounts.services import account_settings_get, api_passcode_create
 from apps.core.roles import Role
+from apps.providers.sandbox.client import SandboxClient
 from config.celery_app import app as celery_app
 from tests.accounts.factories import UserFactory
 
@@ -140,3 +143,72 @@ def _database_url_for_test_db() -> str:
     port = s.get("PORT") or 5432
     password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
     return f"postgres://{s.get('USER') or 'postgres'}{password}@{host}:{port}/{s['NAME']}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ProviderSandbox:
+    """A running `provider_sandbox` process: point a provider at `url_for(label)`."""
+
+    def __init__(self, *, port: int, smtp_port: int) -> None:
+        self.host = "127.0.0.1"
+        self.port = port
+        self.smtp_port = smtp_port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.client = SandboxClient(self.base_url)
+
+    def url_for(self, label: str) -> str:
+        return self.client.url_for(label)
+
+
+@pytest.fixture(scope="session")
+def provider_sandbox_process():
+    """One sandbox process for the whole run, on free loopback ports."""
+    port, smtp_port = _free_port(), _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "provider_sandbox",
+            "--port",
+            str(port),
+            "--smtp-port",
+            str(smtp_port),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+        stdout=subprocess.DEVNULL,
+    )
+    sandbox = ProviderSandbox(port=port, smtp_port=smtp_port)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the provider sandbox did not start")
+            try:
+                sandbox.client.health()
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield sandbox
+    finally:
+        sandbox.client.close()
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def provider_sandbox(provider_sandbox_process):
+    """The shared sandbox, emptied and without faults for this test."""
+    provider_sandbox_process.client.reset_faults()
+    provider_sandbox_process.client.clear()
+    yield provider_sandbox_process
+    provider_sandbox_process.client.reset_faults()

@@ -32,6 +32,8 @@ def embedded_env(tmp_path):
         DJANGO_SETTINGS_MODULE="config.settings.local",
         HERALD_VAR_DIR=str(tmp_path / "var"),
         HERALD_PORT=str(_free_port()),
+        HERALD_SANDBOX_PORT=str(_free_port()),
+        HERALD_SANDBOX_SMTP_PORT=str(_free_port()),
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
     )
     return env
