@@ -186,8 +186,8 @@ async def faults_reset(request: web.Request) -> web.Response:
 async def start_http(app: web.Application, *, host: str, port: int) -> web.AppRunner:
     # No access log: at benchmark rates it would cost more than answering. A short shutdown
     # timeout, because injected timeouts leave requests sleeping for a minute.
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=1.0, backlog=1024)
+    site = web.TCPSite(runner, host, port, backlog=1024)
     await site.start()
     return runner
