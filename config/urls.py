@@ -4,6 +4,7 @@ urlpatterns = [
     path("", include("apps.core.urls")),
     path("accounts/", include("apps.accounts.urls")),
     path("settings/", include("apps.accounts.settings_urls")),
+    path("settings/", include("apps.providers.urls")),
     path("audience/", include("apps.audience.urls")),
     path("1/", include("apps.api.urls")),
 ]

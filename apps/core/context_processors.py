@@ -39,8 +39,8 @@ MAIN_NAV = [
 
 SETTINGS_NAV = [
     NavItem("Account", "settings:account", Role.ADMIN, "Account name, Account ID and time zone."),
-    NavItem("Providers", "core:providers", Role.ADMIN, "SMS, email and push providers."),
-    NavItem("Provider groups", "core:provider_groups", Role.ADMIN, "SMS failover by priority."),
+    NavItem("Providers", "providers:provider_list", Role.ADMIN, "SMS, email and push providers."),
+    NavItem("Provider groups", "providers:group_list", Role.ADMIN, "SMS failover by priority."),
     NavItem(
         "Global limits", "core:global_limits", Role.ADMIN, "Frequency caps, DND and throttling."
     ),

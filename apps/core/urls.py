@@ -14,8 +14,6 @@ COMING_SOON = [
     ("segments/", "segments", "Segments", Role.MARKETER),
     ("templates/", "templates", "Templates", Role.MARKETER),
     ("stats/", "stats", "Stats", Role.VIEWER),
-    ("settings/providers/", "providers", "Providers", Role.ADMIN),
-    ("settings/provider-groups/", "provider_groups", "Provider groups", Role.ADMIN),
     ("settings/limits/", "global_limits", "Global limits", Role.ADMIN),
 ]
 

@@ -118,6 +118,22 @@ def _other_user() -> dict:
     return {"pk": UserFactory(username="sample", role=Role.MARKETER).pk}
 
 
+def _provider() -> dict:
+    from apps.providers.services import provider_create
+
+    provider = provider_create(
+        channel="sms", kind="twilio", nickname="matrix", credentials={"auth_token": "x"}
+    )
+    return {"pk": provider.pk}
+
+
+def _provider_group() -> dict:
+    from apps.providers.services import provider_create, provider_group_save
+
+    provider = provider_create(channel="sms", kind="twilio", nickname="matrix-group")
+    return {"pk": provider_group_save(name="matrix", providers=[provider]).pk}
+
+
 # URL name → a function that creates the object the URL points at and returns its kwargs.
 SAMPLE_KWARGS: dict[str, Callable[[], dict]] = {
     "audience:profile_detail": _profile,
@@ -127,6 +143,13 @@ SAMPLE_KWARGS: dict[str, Callable[[], dict]] = {
     "settings:api_passcode_revoke": _passcode,
     "settings:user_role": _other_user,
     "settings:user_active": _other_user,
+    "providers:provider_detail": _provider,
+    "providers:provider_test_send": _provider,
+    "providers:provider_set_active": _provider,
+    "providers:provider_delete": _provider,
+    "providers:group_edit": _provider_group,
+    "providers:group_make_default": _provider_group,
+    "providers:group_delete": _provider_group,
 }
 
 # What a POST sends, where an empty body would not reach the interesting part. The ones that
