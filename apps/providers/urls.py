@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -17,4 +17,5 @@ urlpatterns = [
     path("provider-groups/<int:pk>/", views.group_edit, name="group_edit"),
     path("provider-groups/<int:pk>/default/", views.group_make_default, name="group_make_default"),
     path("provider-groups/<int:pk>/delete/", views.group_delete, name="group_delete"),
+    path("sandbox/", include("apps.providers.sandbox_urls")),
 ]
