@@ -50,19 +50,26 @@ KIND_FIELDS: dict[str, list[FieldSpec]] = {
     ],
     "msg91": [
         _cred("authkey", "Auth key"),
-        _set("sender", "Sender id"),
-        _set("template_id", "Default template id (DLT)"),
+        _set("template_id", "Default Flow template id"),
+        _set(
+            "body_variable",
+            "Message variable",
+            help="The template variable that receives the text, e.g. message for ##message##.",
+        ),
     ],
     "exotel": [
+        _cred("account_sid", "Account SID"),
         _cred("api_key", "API key"),
         _cred("api_token", "API token"),
-        _set("account_sid", "Account SID"),
-        _set("from", "From (ExoPhone or sender id)"),
+        _set("sender_id", "Sender (ExoPhone or sender id)", required=True),
+        _set("dlt_template_id", "DLT template id"),
+        _set("dlt_entity_id", "DLT entity id"),
     ],
     "netcore": [
         _cred("api_key", "API key"),
-        _set("feed_id", "Feed id"),
-        _set("sender", "Sender id"),
+        _set("sender_id", "Sender id", required=True),
+        _set("dlt_template_id", "DLT template id"),
+        _set("dlt_entity_id", "DLT entity id"),
     ],
     "generic_sms": [
         _cred(
@@ -166,7 +173,12 @@ class ProviderForm(forms.Form):
         for spec in self.specs:
             name = _field_name(spec)
             if spec.secret:
-                is_set = spec.key in stored_credentials
+                # Generic SMS keeps its secret values as top-level credential keys.
+                is_set = (
+                    bool(stored_credentials)
+                    if spec.key == "values"
+                    else spec.key in stored_credentials
+                )
                 widget: forms.Widget = (
                     forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"})
                     if spec.json or spec.key == "private_key"
@@ -206,9 +218,9 @@ class ProviderForm(forms.Form):
             )
         if kind == "smtp":
             del self.fields["base_url"]
-        if provider is None:
+        if provider is None and "base_url" in self.fields:
             self.fields["base_url"].initial = DEFAULT_BASE_URLS.get(kind, "")
-        else:
+        if provider is not None:
             self.fields["nickname"].initial = provider.nickname
             if "base_url" in self.fields:
                 self.fields["base_url"].initial = provider.base_url
@@ -248,7 +260,7 @@ class ProviderForm(forms.Form):
         for spec in self.specs:
             value = self.cleaned_data.get(_field_name(spec))
             if not spec.secret and value not in ("", None):
-                settings[spec.key] = value
+                settings[spec.key] = int(value) if spec.key == "port" and value.isdigit() else value
         return settings
 
     def credential_values(self) -> dict[str, Any]:

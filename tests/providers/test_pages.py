@@ -1,12 +1,15 @@
+import json
 import re
 
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
+from apps.providers.adapters import ALL_KINDS
 from apps.providers.adapters.base import SendResult, SendStatus
 from apps.providers.circuit import circuit_record
-from apps.providers.models import Provider, ProviderGroup
+from apps.providers.forms import KIND_FIELDS
+from apps.providers.models import KIND_LABELS, Provider, ProviderGroup
 from apps.providers.services import provider_create, provider_group_save
 
 SECRET = "s3cr3t-auth-token-4f1c"
@@ -348,3 +351,41 @@ def test_marking_a_group_default_moves_the_flag_and_deleting_a_group_keeps_its_p
     admin_client.post(reverse("providers:group_delete", args=[first.pk]))
     assert list(ProviderGroup.objects.all()) == [second]
     assert Provider.objects.filter(pk=a.pk).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_every_kind_has_a_create_form_asking_for_its_own_fields(admin_client, kind):
+    html = _html(admin_client.get(reverse("providers:provider_create") + f"?kind={kind}"))
+    assert f"Add a {KIND_LABELS[kind]} provider" in html
+    for spec in KIND_FIELDS[kind]:
+        assert spec.label in html
+
+
+@pytest.mark.django_db
+def test_a_generic_sms_provider_keeps_its_request_template_and_hides_its_secret_values(
+    admin_client,
+):
+    template = {
+        "method": "POST",
+        "url": "https://sms.example.com/send",
+        "headers": {"X-Api-Key": "$$api_key"},
+        "body_format": "json",
+        "body_template": {"to": "$$To", "text": "$$Message"},
+    }
+    admin_client.post(
+        reverse("providers:provider_create") + "?kind=generic_sms",
+        {
+            "nickname": "Local gateway",
+            "base_url": "",
+            "cred_values": '{"api_key": "' + SECRET + '"}',
+            "extra_settings": json.dumps(template),
+        },
+    )
+    provider = Provider.objects.get()
+    assert provider.settings == template
+    assert provider.credentials == {"api_key": SECRET}
+    html = _html(admin_client.get(reverse("providers:provider_detail", args=[provider.pk])))
+    assert SECRET not in html
+    assert 'badge good">set</span>' in html
+    assert "$$api_key" in html  # the template itself is not secret
