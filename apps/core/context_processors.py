@@ -41,6 +41,7 @@ SETTINGS_NAV = [
     NavItem("Account", "settings:account", Role.ADMIN, "Account name, Account ID and time zone."),
     NavItem("Providers", "providers:provider_list", Role.ADMIN, "SMS, email and push providers."),
     NavItem("Provider groups", "providers:group_list", Role.ADMIN, "SMS failover by priority."),
+    NavItem("Sandbox inbox", "providers:sandbox:inbox", Role.ADMIN, "What the local sandbox got."),
     NavItem(
         "Global limits", "core:global_limits", Role.ADMIN, "Frequency caps, DND and throttling."
     ),
