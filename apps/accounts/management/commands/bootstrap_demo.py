@@ -45,6 +45,8 @@ class Command(BaseCommand):
             saved["account_id"] = account.account_id
         _write(credentials_file, saved)
 
+        _demo_providers()
+
         profile_model = apps.get_model("audience", "Profile")
         if not profile_model.objects.exists():
             self.stdout.write(f"Loading demo audience: {profiles} profiles…")
@@ -63,6 +65,61 @@ class Command(BaseCommand):
                 f"  API Passcode:     {saved['passcode']}\n"
                 f"  (kept in {credentials_file})\n"
             )
+        )
+
+
+def _demo_providers() -> None:
+    """Demo providers pointing at the local provider sandbox, and a default demo SMS group,
+    so a new user can send a test SMS and see it in the Sandbox inbox."""
+    from apps.providers.models import Provider, ProviderGroup
+    from apps.providers.services import provider_create, provider_group_save
+
+    sandbox = f"http://{settings.PROVIDER_SANDBOX_HOST}:{settings.PROVIDER_SANDBOX_PORT}/p"
+    demo = [
+        (
+            "sms",
+            "twilio",
+            "Twilio (sandbox)",
+            "twilio",
+            {"account_sid": "ACdemo", "auth_token": "demo"},
+            {"from_number": "+15550000001"},
+        ),
+        (
+            "sms",
+            "vonage",
+            "Vonage (sandbox)",
+            "vonage",
+            {"api_key": "demo", "api_secret": "demo"},
+            {"from": "Herald"},
+        ),
+        (
+            "email",
+            "sendgrid",
+            "SendGrid (sandbox)",
+            "sendgrid",
+            {"api_key": "SG.demo"},
+            {"from_email": "demo@herald.test", "from_name": "Herald"},
+        ),
+    ]
+    for channel, kind, nickname, label, credentials, provider_settings in demo:
+        if not Provider.objects.filter(channel=channel, nickname=nickname).exists():
+            provider_create(
+                channel=channel,
+                kind=kind,
+                nickname=nickname,
+                base_url=f"{sandbox}/{label}",
+                credentials=credentials,
+                settings=provider_settings,
+            )
+    if not ProviderGroup.objects.filter(name="Demo SMS").exists():
+        sms = [
+            Provider.objects.get(channel="sms", nickname=n)
+            for n in ("Twilio (sandbox)", "Vonage (sandbox)")
+        ]
+        provider_group_save(
+            name="Demo SMS",
+            providers=sms,
+            is_default=not ProviderGroup.objects.filter(is_default=True).exists(),
         )
 
 
