@@ -100,6 +100,28 @@ def _demo_providers() -> None:
             {"api_key": "SG.demo"},
             {"from_email": "demo@herald.test", "from_name": "Herald"},
         ),
+        (
+            "push",
+            "fcm",
+            "FCM (sandbox)",
+            "fcm",
+            lambda: {
+                "service_account": _demo_fcm_service_account(token_uri=f"{sandbox}/fcm/token")
+            },
+            {"project_id": "herald-demo"},
+        ),
+        (
+            "push",
+            "apns",
+            "APNs (sandbox)",
+            "apns",
+            lambda: {
+                "key_id": "DEMOKEY123",
+                "team_id": "DEMOTEAM12",
+                "private_key": _demo_apns_key(),
+            },
+            {"topic": "test.herald.demo"},
+        ),
     ]
     for channel, kind, nickname, label, credentials, provider_settings in demo:
         if not Provider.objects.filter(channel=channel, nickname=nickname).exists():
@@ -108,7 +130,8 @@ def _demo_providers() -> None:
                 kind=kind,
                 nickname=nickname,
                 base_url=f"{sandbox}/{label}",
-                credentials=credentials,
+                # Push keys are generated only when the provider is first created.
+                credentials=credentials() if callable(credentials) else credentials,
                 settings=provider_settings,
             )
     if not ProviderGroup.objects.filter(name="Demo SMS").exists():
@@ -121,6 +144,45 @@ def _demo_providers() -> None:
             providers=sms,
             is_default=not ProviderGroup.objects.filter(is_default=True).exists(),
         )
+
+
+def _demo_fcm_service_account(*, token_uri: str) -> str:
+    """A throwaway service account: the sandbox checks the JWT's claims, not its signature,
+    so a freshly generated key is all the demo needs (and nothing real is ever stored)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return json.dumps(
+        {
+            "type": "service_account",
+            "project_id": "herald-demo",
+            "client_email": "herald-demo@herald-demo.iam.gserviceaccount.com",
+            "private_key": pem,
+            "token_uri": token_uri,
+        }
+    )
+
+
+def _demo_apns_key() -> str:
+    """A throwaway P-256 key in the .p8 (PKCS#8 PEM) form Apple hands out."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
 
 
 def _read(path: Path) -> dict:
