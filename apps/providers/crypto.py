@@ -54,4 +54,12 @@ def credentials_decrypt(token: str) -> dict[str, Any]:
 
 def credentials_reencrypt(token: str) -> str:
     """Rotate a token onto the newest key (old keys still decrypt)."""
-    return _fernet().rotate(token.encode()).decode() if token else token
+    if not token:
+        return token
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken as exc:
+        raise CredentialsUnreadable(
+            "A provider's credentials cannot be decrypted with any configured "
+            "HERALD_ENCRYPTION_KEYS key; keep the old key in the list while rotating."
+        ) from exc

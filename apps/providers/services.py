@@ -102,14 +102,15 @@ def provider_delete(*, provider: Provider) -> None:
 
 
 def provider_credentials_rotate() -> int:
-    """Re-encrypt every provider's credentials with the newest key; returns the count."""
-    count = 0
-    for provider in Provider.objects.only("pk", "credentials_encrypted"):
-        Provider.objects.filter(pk=provider.pk).update(
-            credentials_encrypted=credentials_reencrypt(provider.credentials_encrypted)
-        )
-        count += 1
-    return count
+    """Re-encrypt every provider's credentials with the newest key; returns the count.
+    All or nothing: a row no configured key can read leaves every row as it was."""
+    with transaction.atomic():
+        providers = list(Provider.objects.select_for_update().only("pk", "credentials_encrypted"))
+        for provider in providers:
+            Provider.objects.filter(pk=provider.pk).update(
+                credentials_encrypted=credentials_reencrypt(provider.credentials_encrypted)
+            )
+    return len(providers)
 
 
 def provider_test_send(*, provider: Provider, to: str, text: str = "") -> SendResult:

@@ -1,5 +1,9 @@
+from io import StringIO
+
 import pytest
 from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
 from apps.providers.crypto import (
@@ -74,3 +78,40 @@ def test_without_configured_keys_a_key_derived_from_the_secret_key_is_used(setti
     settings.SECRET_KEY = "another-secret-key-entirely-000000000000000000"
     with pytest.raises(CredentialsUnreadable):
         credentials_decrypt(token)
+
+
+@pytest.mark.django_db
+def test_the_rotate_command_moves_every_provider_to_the_new_key(keys, settings):
+    first = provider_create(
+        channel="email", kind="sendgrid", nickname="SG", credentials={"api_key": SECRET}
+    )
+    second = provider_create(
+        channel="sms", kind="twilio", nickname="TW", credentials={"auth_token": SECRET}
+    )
+    settings.HERALD_ENCRYPTION_KEYS = [keys["new"], keys["old"]]
+    out = StringIO()
+
+    call_command("rotate_provider_keys", stdout=out)
+
+    assert "2 provider(s)" in out.getvalue()
+    settings.HERALD_ENCRYPTION_KEYS = [keys["new"]]
+    assert Provider.objects.get(pk=first.pk).credentials == {"api_key": SECRET}
+    assert Provider.objects.get(pk=second.pk).credentials == {"auth_token": SECRET}
+
+
+@pytest.mark.django_db
+def test_rotation_without_the_old_key_fails_clearly_and_changes_nothing(keys, settings):
+    readable = provider_create(
+        channel="email", kind="sendgrid", nickname="SG", credentials={"api_key": SECRET}
+    )
+    settings.HERALD_ENCRYPTION_KEYS = [keys["new"]]
+    orphan = provider_create(
+        channel="sms", kind="twilio", nickname="TW", credentials={"auth_token": SECRET}
+    )
+    before = {readable.pk: _raw_column(readable.pk), orphan.pk: _raw_column(orphan.pk)}
+    settings.HERALD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), keys["old"]]
+
+    with pytest.raises(CommandError, match="keep the old key"):
+        call_command("rotate_provider_keys", stdout=StringIO())
+
+    assert {pk: _raw_column(pk) for pk in before} == before
