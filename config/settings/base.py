@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.audience",
     "apps.providers",
+    "apps.segments",
     "apps.api",
 ]
 
