@@ -1,0 +1,488 @@
+"""Compile a segment definition (format v1) into ONE SQL query over profiles.
+
+`profiles_matching(defn)` returns a Profile QuerySet whose WHERE clause is a single boolean SQL
+expression: EXISTS / NOT EXISTS subqueries over events correlated on (profile_id, name, ts) —
+the event_profile_name_ts_idx index — JSON predicates on properties, a bounding box then the
+haversine distance for radius centres, EXISTS over devices for app fields and push reachability.
+No user is ever loaded into Python. Every value reaches PostgreSQL as a query parameter.
+
+JSON comparisons are type-aware without ever raising: each typed view of a JSON value is a
+CASE expression that is NULL unless the value has that type (a number, a numeric string, an
+ISO date string, a boolean), and NULL never satisfies a comparison. Negative operators
+(not_equals, does_not_contain, does_not_exist) are NOT of the positive test over all the
+values of the property, so a missing property satisfies them (CleverTap semantics) and a list
+property satisfies them only when no element matches.
+
+The correlation to the outer profile row is written against a placeholder that is replaced by
+the profile table's alias at SQL compile time, so the queryset still works when Django nests it
+as a subquery (`profile__in=...`, INSERT ... SELECT) and relabels the table to U0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import zoneinfo
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import BooleanField, Expression, F, QuerySet
+from django.utils import timezone
+
+from apps.audience.models import Profile
+from apps.segments.definitions import PROFILE_COLUMNS, definition_validate, value_kind
+
+# Replaced by the quoted alias of the outer profile table in _ProfileCondition.as_sql.
+_P = "__herald_profile__"
+
+EARTH_RADIUS_KM = 6371.0088
+NUMERIC_RE = r"^-?[0-9]+(\.[0-9]+)?$"
+DATE_PREFIX_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+_SQL_OPS = {
+    "equals": "=",
+    "greater_than": ">",
+    "greater_than_equals": ">=",
+    "less_than": "<",
+    "less_than_equals": "<=",
+}
+_NEGATED = {"not_equals": "equals", "does_not_contain": "contains", "does_not_exist": "exists"}
+
+Fragment = tuple[str, list[Any]]
+
+
+class _ProfileCondition(Expression):
+    """A boolean SQL expression about one profile row, correlated through the row's alias."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, sql: str, params: list[Any]):
+        super().__init__()
+        self.sql = sql
+        self.params = params
+        self.pk = F("pk")
+
+    def get_source_expressions(self):
+        return [self.pk]
+
+    def set_source_expressions(self, exprs):
+        (self.pk,) = exprs
+
+    def as_sql(self, compiler, connection):
+        pk_sql, pk_params = compiler.compile(self.pk)
+        # pk_sql is '"alias"."id"': everything before the last dot is the table reference.
+        table = pk_sql.rsplit(".", 1)[0]
+        return self.sql.replace(_P, table), [*pk_params, *self.params]
+
+    def __repr__(self) -> str:
+        return f"<ProfileCondition {self.sql[:60]}...>"
+
+
+# --------------------------------------------------------------------------- JSON values
+
+
+def _fmt(template: str, x: Fragment, *values: Any) -> Fragment:
+    """Fill `template`: each {x} becomes x's SQL (its params repeated at each use), each %s
+    takes the next of `values`, so parameters always follow their placeholders' order."""
+    sql: list[str] = []
+    params: list[Any] = []
+    pending = list(values)
+    i = 0
+    while i < len(template):
+        if template.startswith("{x}", i):
+            sql.append(x[0])
+            params.extend(x[1])
+            i += 3
+        elif template.startswith("%s", i):
+            sql.append("%s")
+            params.append(pending.pop(0))
+            i += 2
+        else:
+            sql.append(template[i])
+            i += 1
+    if pending:
+        raise ValueError("more values than placeholders")
+    return "".join(sql), params
+
+
+def _num(x: Fragment) -> Fragment:
+    return _fmt(
+        "(CASE WHEN jsonb_typeof({x}) = 'number' THEN ({x})::numeric "
+        "WHEN jsonb_typeof({x}) = 'string' AND ({x} #>> '{}') ~ '" + NUMERIC_RE + "' "
+        "THEN ({x} #>> '{}')::numeric END)",
+        x,
+    )
+
+
+def _txt(x: Fragment) -> Fragment:
+    return _fmt("(CASE WHEN jsonb_typeof({x}) = 'string' THEN {x} #>> '{}' END)", x)
+
+
+def _date(x: Fragment) -> Fragment:
+    return _fmt(
+        "(CASE WHEN jsonb_typeof({x}) = 'string' AND ({x} #>> '{}') ~ '"
+        + DATE_PREFIX_RE
+        + "' THEN left({x} #>> '{}', 10) END)",
+        x,
+    )
+
+
+def _bool(x: Fragment) -> Fragment:
+    return _fmt("(CASE WHEN jsonb_typeof({x}) = 'boolean' THEN ({x})::boolean END)", x)
+
+
+def _param(value: Any) -> Any:
+    # Decimal so numbers compare exactly against jsonb numerics (0.1 stays 0.1).
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Decimal(str(value))
+    return value
+
+
+def _compare(x: Fragment, op: str, value: Any) -> Fragment:
+    """x <op> value for one JSON element x, typed by the value's kind. May yield NULL."""
+    kind = value_kind(value)
+    sql_op = _SQL_OPS[op]
+    if kind == "number":
+        return _fmt("{x} " + sql_op + " %s", _num(x), _param(value))
+    if kind == "bool":
+        if op != "equals":
+            return "FALSE", []
+        return _fmt("{x} = %s", _bool(x), value)
+    if kind == "date":
+        return _fmt('{x} COLLATE "C" ' + sql_op + " %s", _date(x), value)
+    if op == "equals":
+        return _fmt("lower({x}) = lower(%s)", _txt(x), value)
+    return _fmt('{x} COLLATE "C" ' + sql_op + " %s", _txt(x), value)
+
+
+def _positive(x: Fragment, op: str, value: Any) -> Fragment:
+    """A positive operator applied to one JSON element x. May yield NULL (= no match)."""
+    if op == "exists":
+        return _fmt("({x} IS NOT NULL AND jsonb_typeof({x}) <> 'null')", x)
+    if op == "contains":
+        return _fmt("strpos(lower({x}), lower(%s)) > 0", _txt(x), value)
+    if op == "between":
+        return _and(
+            [
+                _compare(x, "greater_than_equals", value[0]),
+                _compare(x, "less_than_equals", value[1]),
+            ]
+        )
+    if op == "equals" and isinstance(value, list):
+        return _or([_fmt("COALESCE({x}, FALSE)", _compare(x, "equals", v)) for v in value])
+    return _compare(x, op, value)
+
+
+def _jsonpath(segments: list[str]) -> str:
+    quoted = "".join('."' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in segments)
+    # lax mode: member access on an array of objects unwraps it; [*] flattens a list leaf and
+    # wraps a scalar; missing keys yield nothing instead of an error.
+    return f"lax ${quoted}[*]"
+
+
+def _json_property(doc: str, name: str, op: str, value: Any) -> Fragment:
+    """Condition on a property of the JSON document `doc` (Event/Profile.properties): true when
+    any of the property's values (a list's elements) passes; negative operators negate that."""
+    negate = op in _NEGATED
+    positive_op = _NEGATED.get(op, op)
+    element = ("el.v", [])
+    segments = name.split("|")
+    if len(segments) == 1:
+        x = (f"({doc} -> %s)", [name])
+        is_list = _fmt("jsonb_typeof({x}) = 'array'", x)
+        elements = _fmt("jsonb_array_elements({x})", x)
+        pred = _positive(element, positive_op, value)
+        scalar = _positive(x, positive_op, value)
+        # Scalars (the common case) are tested in place; only lists pay for unnesting.
+        sql = (
+            f"COALESCE(CASE WHEN {is_list[0]} THEN EXISTS (SELECT 1 FROM {elements[0]} AS el(v) "
+            f"WHERE {pred[0]}) ELSE {scalar[0]} END, FALSE)"
+        )
+        params = [*is_list[1], *elements[1], *pred[1], *scalar[1]]
+    else:
+        pred = _positive(element, positive_op, value)
+        sql = (
+            "EXISTS (SELECT 1 FROM jsonb_path_query(" + doc + ", %s::jsonpath) AS el(v) "
+            "WHERE " + pred[0] + ")"
+        )
+        params = [_jsonpath(segments), *pred[1]]
+    return (f"(NOT {sql})" if negate else sql), params
+
+
+def _column_value(column: str, tz_name: str) -> Fragment:
+    """A built-in Profile column as a jsonb value (NULL when blank), so the JSON comparisons
+    apply unchanged: dates become ISO strings, timestamps ISO strings in the account zone."""
+    col = f"{_P}.{column}"
+    if column == "date_of_birth":
+        return f"to_jsonb(({col})::text)", []
+    if column in ("first_seen", "last_seen"):
+        return (
+            f"""to_jsonb(to_char({col} AT TIME ZONE %s, 'YYYY-MM-DD"T"HH24:MI:SS'))""",
+            [tz_name],
+        )
+    return f"to_jsonb(NULLIF({col}, ''))", []
+
+
+def _value_condition(x: Fragment, op: str, value: Any) -> Fragment:
+    """Condition on a single (non-list) jsonb value expression with its own params."""
+    x_sql, x_params = x
+    negate = op in _NEGATED
+    pred, pred_params = _positive(("xv.v", []), _NEGATED.get(op, op), value)
+    # A LATERAL-free one-row subquery evaluates the column expression once.
+    sql = f"EXISTS (SELECT 1 FROM (SELECT {x_sql} AS v) AS xv WHERE {pred})"
+    params = [*x_params, *pred_params]
+    return (f"(NOT {sql})" if negate else sql), params
+
+
+# --------------------------------------------------------------------------- sections
+
+
+class _Context:
+    def __init__(self, tz_name: str, now: dt.datetime):
+        self.tz_name = tz_name
+        self.tz = zoneinfo.ZoneInfo(tz_name)
+        self.now = now
+
+    def day_start(self, day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time.min, tzinfo=self.tz)
+
+    def today(self) -> dt.date:
+        return self.now.astimezone(self.tz).date()
+
+
+def _and(parts: list[Fragment]) -> Fragment:
+    parts = [p for p in parts if p[0]]
+    if not parts:
+        return "TRUE", []
+    if len(parts) == 1:
+        return parts[0]
+    return "(" + " AND ".join(s for s, _ in parts) + ")", [p for _, ps in parts for p in ps]
+
+
+def _or(parts: list[Fragment]) -> Fragment:
+    if not parts:
+        return "FALSE", []
+    if len(parts) == 1:
+        return parts[0]
+    return "(" + " OR ".join(s for s, _ in parts) + ")", [p for _, ps in parts for p in ps]
+
+
+def period_bounds(
+    period: dict | None, ctx: _Context
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """[start, end) in UTC-aware datetimes; None for an open side."""
+    if period is None:
+        return None, None
+    if period["type"] == "last_days":
+        return ctx.now - dt.timedelta(days=period["days"]), None
+    start = ctx.day_start(dt.date.fromisoformat(period["from"]))
+    end = ctx.day_start(dt.date.fromisoformat(period["to"]) + dt.timedelta(days=1))
+    return start, end
+
+
+def _event_condition(cond: dict, ctx: _Context) -> Fragment:
+    where = [f"ev.profile_id = {_P}.id", "ev.name = %s"]
+    params: list[Any] = [cond["event"]]
+    start, end = period_bounds(cond["period"], ctx)
+    if start is not None:
+        where.append("ev.ts >= %s")
+        params.append(start)
+    if end is not None:
+        where.append("ev.ts < %s")
+        params.append(end)
+    for prop in cond["properties"]:
+        sql, prop_params = _json_property(
+            "ev.properties", prop["name"], prop["operator"], prop.get("value")
+        )
+        where.append(sql)
+        params.extend(prop_params)
+    body = "SELECT 1 FROM audience_event AS ev WHERE " + " AND ".join(where)
+    if not cond["did"]:
+        return f"NOT EXISTS ({body})", params
+    low, high = cond["count"]["min"], cond["count"]["max"]
+    parts: list[Fragment] = []
+    # Counting stops early: "at least n" is an EXISTS past the first n-1 rows, "at most m" a
+    # NOT EXISTS past the first m rows, both walking the (profile_id, name, ts) index.
+    if low == 1:
+        parts.append((f"EXISTS ({body})", params))
+    elif low > 1:
+        parts.append((f"EXISTS ({body} OFFSET %s)", [*params, low - 1]))
+    if high is not None:
+        parts.append((f"NOT EXISTS ({body} OFFSET %s)", [*params, high]))
+    return _and(parts)
+
+
+def _behaviour(behaviour: dict, ctx: _Context) -> Fragment:
+    parts = []
+    for cond in behaviour["conditions"]:
+        if cond["type"] == "group":
+            inner = [_event_condition(c, ctx) for c in cond["conditions"]]
+            parts.append(_or(inner) if cond["match"] == "any" else _and(inner))
+        else:
+            parts.append(_event_condition(cond, ctx))
+    return _or(parts) if behaviour["match"] == "any" else _and(parts)
+
+
+def _profile_property(cond: dict, ctx: _Context) -> Fragment:
+    column = PROFILE_COLUMNS.get(cond["name"].lower())
+    if column is None:
+        return _json_property(f"{_P}.properties", cond["name"], cond["operator"], cond.get("value"))
+    return _value_condition(_column_value(column, ctx.tz_name), cond["operator"], cond.get("value"))
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year - years, day=28)
+
+
+def _demographics(demo: dict, ctx: _Context) -> Fragment:
+    parts: list[Fragment] = []
+    age = demo.get("age")
+    if age:
+        today = ctx.today()
+        if age["min"] is not None:
+            # At least `min` years old: born on or before today's date `min` years ago.
+            parts.append((f"{_P}.date_of_birth <= %s", [_years_before(today, age["min"])]))
+        if age["max"] is not None:
+            # At most `max`: the (max+1)th birthday is still ahead.
+            parts.append((f"{_P}.date_of_birth > %s", [_years_before(today, age["max"] + 1)]))
+    if demo.get("gender"):
+        parts.append((f"{_P}.gender = ANY(%s)", [list(demo["gender"])]))
+    return _and(parts)
+
+
+def _geography(geo: dict) -> Fragment:
+    parts = []
+    for key, column in (("countries", "country"), ("regions", "region"), ("cities", "city")):
+        if geo.get(key):
+            parts.append((f"lower({_P}.{column}) = ANY(%s)", [[v.lower() for v in geo[key]]]))
+    return _and(parts)
+
+
+def radius_box(lat: float, lon: float, km: float) -> tuple[float, float, list[tuple[float, float]]]:
+    """Latitude range and longitude ranges (split at the antimeridian) that contain every point
+    within `km` of the centre; a conservative prefilter for the exact distance test."""
+    delta = km / EARTH_RADIUS_KM  # angular radius
+    margin = 1e-6
+    lat_min = lat - math.degrees(delta) - margin
+    lat_max = lat + math.degrees(delta) + margin
+    if lat_min <= -90 or lat_max >= 90 or delta >= math.pi / 2:
+        # The circle covers a pole: every longitude is possible.
+        return max(lat_min, -90.0), min(lat_max, 90.0), [(-180.0, 180.0)]
+    dlon = math.degrees(math.asin(min(1.0, math.sin(delta) / math.cos(math.radians(lat))))) + margin
+    lo, hi = lon - dlon, lon + dlon
+    if lo < -180:
+        return lat_min, lat_max, [(lo + 360, 180.0), (-180.0, hi)]
+    if hi > 180:
+        return lat_min, lat_max, [(lo, 180.0), (-180.0, hi - 360)]
+    return lat_min, lat_max, [(lo, hi)]
+
+
+def _radius(centres: list[dict]) -> Fragment:
+    parts = []
+    for c in centres:
+        lat_min, lat_max, lon_ranges = radius_box(c["latitude"], c["longitude"], c["radius_km"])
+        lon_sql, lon_params = _or(
+            [(f"{_P}.longitude BETWEEN %s AND %s", [lo, hi]) for lo, hi in lon_ranges]
+        )
+        distance = (
+            f"2 * {EARTH_RADIUS_KM} * asin(least(1.0, sqrt("
+            f"power(sin(radians({_P}.latitude - %s) / 2), 2) + cos(radians(%s)) * "
+            f"cos(radians({_P}.latitude)) * power(sin(radians({_P}.longitude - %s) / 2), 2))))"
+        )
+        parts.append(
+            (
+                f"({_P}.latitude BETWEEN %s AND %s AND {lon_sql} AND {distance} <= %s)",
+                [
+                    lat_min,
+                    lat_max,
+                    *lon_params,
+                    c["latitude"],
+                    c["latitude"],
+                    c["longitude"],
+                    c["radius_km"],
+                ],
+            )
+        )
+    return _or(parts)
+
+
+PUSH_DEVICE_SQL = (
+    "EXISTS (SELECT 1 FROM audience_device AS dv WHERE dv.profile_id = {p}.id "
+    "AND dv.push_token IS NOT NULL AND dv.push_token <> ''{platform})"
+)
+
+
+def _push_reachable() -> str:
+    return f"(NOT {_P}.push_opt_out AND " + PUSH_DEVICE_SQL.format(p=_P, platform="") + ")"
+
+
+def _reachability(reach: dict) -> Fragment:
+    parts: list[Fragment] = []
+    for key, value in reach.items():
+        if key == "has_email":
+            parts.append((f"{_P}.email {'<>' if value else '='} ''", []))
+        elif key == "has_phone":
+            parts.append((f"{_P}.phone {'<>' if value else '='} ''", []))
+        elif key in ("email_unsubscribed", "sms_unsubscribed"):
+            parts.append((f"{'' if value else 'NOT '}{_P}.{key}", []))
+        elif key == "push_reachable":
+            sql = _push_reachable()
+            parts.append((sql if value else f"NOT {sql}", []))
+    return _and(parts)
+
+
+def _app_fields(conds: list[dict]) -> Fragment:
+    # One device must satisfy every listed field: all predicates inside one EXISTS.
+    where: list[str] = [f"dv.profile_id = {_P}.id"]
+    params: list[Any] = []
+    for cond in conds:
+        sql, cond_params = _value_condition(
+            (f"to_jsonb(NULLIF(dv.{cond['name']}, ''))", []), cond["operator"], cond.get("value")
+        )
+        where.append(sql)
+        params.extend(cond_params)
+    return "EXISTS (SELECT 1 FROM audience_device AS dv WHERE " + " AND ".join(where) + ")", params
+
+
+def definition_sql(
+    defn: dict, *, now: dt.datetime | None = None, tz_name: str | None = None
+) -> Fragment:
+    """The boolean SQL (with the profile-alias placeholder) and its params for a normalised
+    definition. Live definitions compile their profile-side sections only."""
+    if tz_name is None:
+        from apps.accounts.services import account_settings_get
+
+        tz_name = account_settings_get().timezone or "UTC"
+    ctx = _Context(tz_name, now or timezone.now())
+    parts: list[Fragment] = []
+    if defn.get("kind", "past") == "past" and defn.get("behaviour"):
+        parts.append(_behaviour(defn["behaviour"], ctx))
+    for cond in defn.get("profile", []):
+        parts.append(_profile_property(cond, ctx))
+    if defn.get("demographics"):
+        parts.append(_demographics(defn["demographics"], ctx))
+    if defn.get("geography"):
+        parts.append(_geography(defn["geography"]))
+    if defn.get("radius"):
+        parts.append(_radius(defn["radius"]))
+    if defn.get("reachability"):
+        parts.append(_reachability(defn["reachability"]))
+    if defn.get("app_fields"):
+        parts.append(_app_fields(defn["app_fields"]))
+    return _and(parts)
+
+
+def profiles_matching(
+    defn: dict, *, now: dt.datetime | None = None, tz_name: str | None = None
+) -> QuerySet[Profile]:
+    """Profiles matching a definition, as one SQL query. `defn` is validated (normalising is
+    idempotent); `now` and `tz_name` default to the clock and the account timezone."""
+    defn = definition_validate(defn)
+    sql, params = definition_sql(defn, now=now, tz_name=tz_name)
+    if sql == "TRUE":
+        return Profile.objects.all()
+    return Profile.objects.filter(_ProfileCondition(sql, params))
