@@ -6,5 +6,6 @@ urlpatterns = [
     path("settings/", include("apps.accounts.settings_urls")),
     path("settings/", include("apps.providers.urls")),
     path("audience/", include("apps.audience.urls")),
+    path("segments/", include("apps.segments.urls")),
     path("1/", include("apps.api.urls")),
 ]

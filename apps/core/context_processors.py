@@ -23,8 +23,8 @@ MAIN_NAV = [
     NavItem("Notify", "core:notify", Role.MARKETER, "Transactional email sent from your servers."),
     NavItem(
         "Segments",
-        "core:segments",
-        Role.MARKETER,
+        "segments:list",
+        Role.VIEWER,
         "Who a campaign reaches, with live reach estimates.",
     ),
     NavItem(

@@ -11,7 +11,6 @@ app_name = "core"
 COMING_SOON = [
     ("campaigns/", "campaigns", "Campaigns", Role.VIEWER),
     ("notify/", "notify", "Notify", Role.MARKETER),
-    ("segments/", "segments", "Segments", Role.MARKETER),
     ("templates/", "templates", "Templates", Role.MARKETER),
     ("stats/", "stats", "Stats", Role.VIEWER),
     ("settings/limits/", "global_limits", "Global limits", Role.ADMIN),

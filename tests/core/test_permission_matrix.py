@@ -68,21 +68,22 @@ PUBLIC_NAMESPACES = {"api"}
 # --- Who may open what (the roles of the product) --------------------------------------------
 # Admin: account, providers, provider groups, global limits, API credentials, users.
 # Marketer: segments, campaigns, templates, audience, Notify, stats.
-# Viewer: read-only campaign lists and stats.
+# Viewer: read-only campaign lists, saved segments and stats.
 # Keyed by the first path segment; the value is the set of least roles a view there may ask.
 SECTION_ROLES: dict[str, set[Role]] = {
     "": {Role.VIEWER},  # the home page
     "settings": {Role.ADMIN},
     "audience": {Role.MARKETER},
-    "segments": {Role.MARKETER},
+    # Viewers read saved segments; building, changing or deleting one needs a marketer.
+    "segments": {Role.VIEWER, Role.MARKETER},
     "templates": {Role.MARKETER},
     "notify": {Role.MARKETER},
     # Viewers read the lists and stats; creating or changing a campaign needs a marketer.
     "campaigns": {Role.VIEWER, Role.MARKETER},
     "stats": {Role.VIEWER, Role.MARKETER},
 }
-VIEWER_PAGES = ["/", "/campaigns/", "/stats/"]
-MARKETER_PAGES = ["/segments/", "/templates/", "/audience/", "/notify/"]
+VIEWER_PAGES = ["/", "/campaigns/", "/segments/", "/stats/"]
+MARKETER_PAGES = ["/segments/new/", "/templates/", "/audience/", "/notify/"]
 ADMIN_PAGES = [
     "/settings/account/",
     "/settings/providers/",
@@ -134,6 +135,12 @@ def _provider_group() -> dict:
     return {"pk": provider_group_save(name="matrix", providers=[provider]).pk}
 
 
+def _segment() -> dict:
+    from apps.segments.models import Segment
+
+    return {"pk": Segment.objects.create(name="matrix segment", definition={"version": 1}).pk}
+
+
 # URL name → a function that creates the object the URL points at and returns its kwargs.
 SAMPLE_KWARGS: dict[str, Callable[[], dict]] = {
     "audience:profile_detail": _profile,
@@ -150,6 +157,11 @@ SAMPLE_KWARGS: dict[str, Callable[[], dict]] = {
     "providers:group_edit": _provider_group,
     "providers:group_make_default": _provider_group,
     "providers:group_delete": _provider_group,
+    "segments:detail": _segment,
+    "segments:edit": _segment,
+    "segments:refresh": _segment,
+    "segments:duplicate": _segment,
+    "segments:delete": _segment,
 }
 
 # What a POST sends, where an empty body would not reach the interesting part. The ones that
@@ -308,7 +320,7 @@ def test_each_product_area_opens_for_exactly_its_role(path, least):
 
 
 @pytest.mark.django_db
-def test_a_viewer_reads_campaigns_and_stats_but_nothing_else(viewer_client):
+def test_a_viewer_reads_campaigns_segments_and_stats_but_nothing_else(viewer_client):
     for path in VIEWER_PAGES:
         assert viewer_client.get(path).status_code == 200, path
     for path in MARKETER_PAGES + ADMIN_PAGES:

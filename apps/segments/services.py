@@ -1,0 +1,157 @@
+"""Writes for saved segments. Every definition goes through `definition_validate` first, so
+what is stored is always the normalised form the compiler and the estimate cache key on."""
+
+import dataclasses
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .definitions import DefinitionError, definition_validate
+from .estimates import ReachEstimate, segment_estimate
+from .models import Segment
+
+NAME_MAX_LENGTH = Segment._meta.get_field("name").max_length
+
+
+class SegmentInvalid(Exception):
+    """A segment that cannot be saved; `.errors` maps a field path ("name", or a definition
+    path such as "behaviour.conditions[0].event") to a message, as DefinitionError does."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+class SegmentInUse(Exception):
+    """Deleting a segment that a scheduled campaign still uses."""
+
+    def __init__(self, usages: list[str]):
+        self.usages = usages
+        super().__init__("Used by " + ", ".join(usages))
+
+
+def _clean(*, name: str, definition: Any, exclude_pk: int | None = None) -> tuple[str, dict]:
+    errors: dict[str, str] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = "Give the segment a name."
+    elif len(name) > NAME_MAX_LENGTH:
+        errors["name"] = f"At most {NAME_MAX_LENGTH} characters."
+    elif _name_taken(name, exclude_pk=exclude_pk):
+        errors["name"] = f"A segment called “{name}” already exists."
+    normalised: dict = {}
+    try:
+        normalised = definition_validate(definition)
+    except DefinitionError as error:
+        errors.update(error.errors)
+    if errors:
+        raise SegmentInvalid(errors)
+    return name, normalised
+
+
+def _name_taken(name: str, *, exclude_pk: int | None = None) -> bool:
+    segments = Segment.objects.filter(name__iexact=name)
+    if exclude_pk is not None:
+        segments = segments.exclude(pk=exclude_pk)
+    return segments.exists()
+
+
+def _save(segment: Segment) -> Segment:
+    # The check above answers the common case with a friendly message; the constraint is what
+    # decides when two marketers save the same name at the same moment.
+    try:
+        with transaction.atomic():
+            segment.save()
+    except IntegrityError as error:
+        if "segment_name_ci_unique" in str(error):
+            raise SegmentInvalid(
+                {"name": f"A segment called “{segment.name}” already exists."}
+            ) from error
+        raise
+    return segment
+
+
+def segment_create(*, name: str, definition: Any, created_by=None) -> Segment:
+    name, normalised = _clean(name=name, definition=definition)
+    segment = Segment(
+        name=name, kind=normalised["kind"], definition=normalised, created_by=created_by
+    )
+    return _save(segment)
+
+
+def segment_update(*, segment: Segment, name: str, definition: Any) -> Segment:
+    name, normalised = _clean(name=name, definition=definition, exclude_pk=segment.pk)
+    if normalised != segment.definition:
+        # The stored reach described the old definition; showing it under the new one would lie.
+        segment.last_estimate = None
+        segment.estimated_at = None
+    segment.name = name
+    segment.kind = normalised["kind"]
+    segment.definition = normalised
+    return _save(segment)
+
+
+def _copy_name(name: str) -> str:
+    """ "Copy of X", then "Copy of X (2)", … — the first one no segment has yet."""
+    n = 1
+    while True:
+        suffix = "" if n == 1 else f" ({n})"
+        base = "Copy of " + name
+        candidate = base[: NAME_MAX_LENGTH - len(suffix)] + suffix
+        if not _name_taken(candidate):
+            return candidate
+        n += 1
+
+
+def segment_duplicate(*, segment: Segment, created_by=None) -> Segment:
+    for _ in range(5):  # another copy may take the same name between the check and the insert
+        copy = Segment(
+            name=_copy_name(segment.name),
+            kind=segment.kind,
+            definition=segment.definition,
+            created_by=created_by,
+            last_estimate=segment.last_estimate,
+            estimated_at=segment.estimated_at,
+        )
+        try:
+            return _save(copy)
+        except SegmentInvalid:
+            continue
+    raise SegmentInvalid({"name": "Could not find a free name for the copy; try again."})
+
+
+def segment_usages(segment: Segment) -> list[str]:
+    """Names of the scheduled campaigns that use `segment`, which therefore may not be deleted.
+
+    Campaigns do not exist yet: the campaigns issue fills this in (a query on its Campaign
+    model for scheduled/running campaigns pointing at this segment). Until then nothing uses a
+    segment."""
+    return []
+
+
+def segment_delete(*, segment: Segment) -> None:
+    usages = segment_usages(segment)
+    if usages:
+        raise SegmentInUse(usages)
+    segment.delete()
+
+
+def estimate_as_dict(estimate: ReachEstimate) -> dict:
+    """The counts of an estimate, JSON-ready (computed_at goes to its own column)."""
+    counts = dataclasses.asdict(estimate)
+    counts.pop("computed_at", None)
+    return counts
+
+
+def segment_refresh_estimate(*, segment: Segment) -> ReachEstimate:
+    """Counts the segment's reach now (bypassing the estimate cache) and stores it."""
+    estimate = segment_estimate(definition=segment.definition, use_cache=False)
+    estimated_at = getattr(estimate, "computed_at", None) or timezone.now()
+    # A plain UPDATE of the two columns: a refresh must not overwrite a concurrent edit.
+    Segment.objects.filter(pk=segment.pk).update(
+        last_estimate=estimate_as_dict(estimate), estimated_at=estimated_at
+    )
+    segment.last_estimate = estimate_as_dict(estimate)
+    segment.estimated_at = estimated_at
+    return estimate
