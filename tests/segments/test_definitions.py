@@ -1,0 +1,266 @@
+"""Definition validation: normalisation, every error by field path, and summaries."""
+
+import pytest
+
+from apps.segments.definitions import DefinitionError, definition_summary, definition_validate
+
+
+def errors_of(raw) -> dict:
+    with pytest.raises(DefinitionError) as exc:
+        definition_validate(raw)
+    return exc.value.errors
+
+
+def event(**extra) -> dict:
+    return {"type": "event", "event": "Charged", **extra}
+
+
+def behaviour(*conditions, match="all") -> dict:
+    return {"behaviour": {"match": match, "conditions": list(conditions)}}
+
+
+def test_empty_sections_normalise_to_the_whole_user_base():
+    expected = {"version": 1, "kind": "past"}
+    assert definition_validate({}) == expected
+    assert definition_validate(None) == expected
+    assert (
+        definition_validate(
+            {"profile": [], "behaviour": {"conditions": []}, "geography": {"cities": []}}
+        )
+        == expected
+    )
+
+
+def test_an_event_condition_gets_its_defaults():
+    assert definition_validate(behaviour({"event": " Charged "})) == {
+        "version": 1,
+        "kind": "past",
+        "behaviour": {
+            "match": "all",
+            "conditions": [
+                {
+                    "type": "event",
+                    "did": True,
+                    "event": "Charged",
+                    "period": None,
+                    "count": {"min": 1, "max": None},
+                    "properties": [],
+                }
+            ],
+        },
+    }
+
+
+def test_normalising_is_idempotent():
+    raw = {
+        **behaviour(
+            event(period={"type": "last_days", "days": "30"}, count={"min": "2", "max": ""}),
+            {"type": "group", "match": "any", "conditions": [event(did=False)]},
+        ),
+        "profile": [{"name": "Plan", "operator": "exists", "value": ""}],
+        "demographics": {"age": {"min": 25}, "gender": ["female", "M"]},
+        "radius": [{"latitude": "48.85", "longitude": 2.35, "radius_km": 25}],
+        "reachability": {"has_email": True, "has_phone": None},
+        "app_fields": [{"name": "os_version", "operator": "equals", "value": "10"}],
+    }
+    once = definition_validate(raw)
+    assert definition_validate(once) == once
+    assert once["behaviour"]["conditions"][0]["count"] == {"min": 2, "max": None}
+    assert once["profile"] == [{"name": "Plan", "operator": "exists", "value": None}]
+    assert once["demographics"] == {"age": {"min": 25, "max": None}, "gender": ["F", "M"]}
+    assert once["reachability"] == {"has_email": True}
+    assert once["radius"][0]["latitude"] == 48.85
+
+
+def test_did_not_ignores_count():
+    defn = definition_validate(behaviour(event(did=False, count={"min": 3, "max": 5})))
+    assert defn["behaviour"]["conditions"][0]["count"] == {"min": 1, "max": None}
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        ({"colour": "red"}, "colour"),
+        (behaviour(event(foo=1)), "behaviour.conditions[0].foo"),
+        (behaviour(event(properties=[{"name": "A", "operator": "like", "value": 1}])),
+         "behaviour.conditions[0].properties[0].operator"),
+        (behaviour(event(properties=[{"name": "A", "operator": "between", "value": [1]}])),
+         "behaviour.conditions[0].properties[0].value"),
+        (behaviour(event(properties=[{"name": "A", "operator": "between", "value": 1}])),
+         "behaviour.conditions[0].properties[0].value"),
+        (behaviour(event(properties=[{"name": "A", "operator": "between", "value": [5, 1]}])),
+         "behaviour.conditions[0].properties[0].value"),
+        (behaviour(event(properties=[{"name": "A", "operator": "between", "value": [1, "z"]}])),
+         "behaviour.conditions[0].properties[0].value"),
+        (behaviour(event(properties=[{"name": "A", "operator": "equals"}])),
+         "behaviour.conditions[0].properties[0].value"),
+        (behaviour(event(properties=[{"name": "A", "operator": "equals", "value": ""}])),
+         "behaviour.conditions[0].properties[0].value"),
+        (behaviour(event(properties=[{"name": "A", "operator": "greater_than", "value": True}])),
+         "behaviour.conditions[0].properties[0].value"),
+        (behaviour(event(properties=[{"name": "A", "operator": "equals", "value": {"x": 1}}])),
+         "behaviour.conditions[0].properties[0].value"),
+        (behaviour(event(properties=[{"name": "", "operator": "exists"}])),
+         "behaviour.conditions[0].properties[0].name"),
+        (behaviour(event(period={"type": "between", "from": "2025-02-01", "to": "2025-01-01"})),
+         "behaviour.conditions[0].period.to"),
+        (behaviour(event(period={"type": "between", "from": "2025-02-30", "to": "2025-03-01"})),
+         "behaviour.conditions[0].period.from"),
+        (behaviour(event(period={"type": "last_days", "days": 0})),
+         "behaviour.conditions[0].period.days"),
+        (behaviour(event(period={"type": "yesterday"})), "behaviour.conditions[0].period.type"),
+        (behaviour(event(count={"min": 3, "max": 2})), "behaviour.conditions[0].count.max"),
+        (behaviour(event(count={"min": -1})), "behaviour.conditions[0].count.min"),
+        (behaviour(event(count={"min": 0, "max": 0})), "behaviour.conditions[0].count.max"),
+        (behaviour({"type": "event"}), "behaviour.conditions[0].event"),
+        (behaviour(event(), match="most"), "behaviour.match"),
+        (behaviour({"type": "group", "conditions": [
+            {"type": "group", "conditions": [event()]}]}),
+         "behaviour.conditions[0].conditions[0]"),
+        ({"profile": [{"name": "Plan", "operator": "nope", "value": 1}]}, "profile[0].operator"),
+        ({"radius": [{"radius_km": 25}]}, "radius[0].latitude"),
+        ({"radius": [{"latitude": 1, "radius_km": 25}]}, "radius[0].longitude"),
+        ({"radius": [{"latitude": 91, "longitude": 0, "radius_km": 25}]}, "radius[0].latitude"),
+        ({"radius": [{"latitude": 0, "longitude": -181, "radius_km": 25}]}, "radius[0].longitude"),
+        ({"radius": [{"latitude": 0, "longitude": 0, "radius_km": 0}]}, "radius[0].radius_km"),
+        ({"radius": [{"latitude": 0, "longitude": 0, "radius_km": 20001}]}, "radius[0].radius_km"),
+        ({"demographics": {"age": {"min": 40, "max": 20}}}, "demographics.age.max"),
+        ({"demographics": {"gender": ["X"]}}, "demographics.gender"),
+        ({"reachability": {"has_email": "yes"}}, "reachability.has_email"),
+        ({"reachability": {"has_fax": True}}, "reachability.has_fax"),
+        ({"app_fields": [{"name": "ram", "operator": "equals", "value": 1}]}, "app_fields[0].name"),
+        ({"kind": "live"}, "live"),
+        ({"kind": "live", "live": {"type": "action"}}, "live.event"),
+        ({"kind": "live", "live": {"type": "sometimes", "event": "A"}}, "live.type"),
+        ({"kind": "live", "live": {"type": "inaction", "event": "A", "not_event": "B",
+                                   "within_minutes": 0}}, "live.within_minutes"),
+        ({"kind": "live", "live": {"type": "inaction", "event": "A", "within_minutes": 10}},
+         "live.not_event"),
+        ({"kind": "live", "live": {"type": "date_property", "event": "Flight", "property": "D",
+                                   "offset": {"direction": "around", "amount": 1}}},
+         "live.offset.direction"),
+        ({"kind": "live", "live": {"type": "action", "event": "A"}, **behaviour(event())},
+         "behaviour"),
+        ({"live": {"type": "action", "event": "A"}}, "live"),
+        ({"kind": "future"}, "kind"),
+        ({"version": 2}, "version"),
+    ],
+)  # fmt: skip
+def test_bad_definitions_name_the_field(raw, path):
+    assert path in errors_of(raw)
+
+
+def test_every_problem_is_reported_at_once():
+    errors = errors_of(
+        {
+            "profile": [{"name": "A", "operator": "between", "value": [1]}],
+            "radius": [{"radius_km": 5}],
+            **behaviour(event(period={"type": "last_days", "days": -3})),
+        }
+    )
+    assert set(errors) == {
+        "profile[0].value",
+        "radius[0].latitude",
+        "behaviour.conditions[0].period.days",
+    }
+    assert errors["profile[0].value"] == "between needs exactly two values [low, high]."
+
+
+def test_a_definition_that_is_not_an_object_is_refused():
+    assert errors_of(["x"]) == {"definition": "Expected a JSON object."}
+
+
+def test_live_definitions_normalise():
+    inaction = definition_validate(
+        {
+            "kind": "live",
+            "live": {
+                "type": "inaction",
+                "event": "Added To Cart",
+                "not_event": "Charged",
+                "within_minutes": "10",
+            },
+            "geography": {"countries": ["India"]},
+        }
+    )
+    assert inaction["live"] == {
+        "type": "inaction",
+        "event": "Added To Cart",
+        "properties": [],
+        "not_event": "Charged",
+        "not_properties": [],
+        "within_minutes": 10,
+    }
+    on_date = definition_validate(
+        {
+            "kind": "live",
+            "live": {
+                "type": "date_property",
+                "event": "Flight Booked",
+                "property": "Departure",
+                "offset": {"direction": "before", "amount": 1, "unit": "days"},
+            },
+        }
+    )
+    assert on_date["live"]["offset"] == {"direction": "before", "amount": 1, "unit": "days"}
+
+
+def test_summary_lines_read_like_the_builder():
+    defn = definition_validate(
+        {
+            **behaviour(
+                event(
+                    period={"type": "last_days", "days": 30},
+                    properties=[{"name": "Amount", "operator": "greater_than", "value": 100}],
+                ),
+                event(event="Added To Cart", count={"min": 2, "max": 2}),
+                event(event="Uninstalled", did=False),
+                {
+                    "type": "group",
+                    "match": "any",
+                    "conditions": [event(event="A"), event(event="B")],
+                },
+            ),
+            "profile": [{"name": "Customer Type", "operator": "equals", "value": "Platinum"}],
+            "demographics": {"age": {"min": 25, "max": 40}, "gender": ["F"]},
+            "geography": {"countries": ["United States"], "cities": ["SF", "LA"]},
+            "radius": [{"label": "Paris, France", "latitude": 48.8, "longitude": 2.3,
+                        "radius_km": 25}],
+            "reachability": {"email_unsubscribed": False, "push_reachable": True},
+            "app_fields": [{"name": "os_version", "operator": "equals", "value": "10"}],
+        }
+    )  # fmt: skip
+    assert definition_summary(defn) == [
+        "All of:",
+        "Did Charged at least once in the last 30 days where Amount > 100",
+        "Did Added To Cart exactly twice ever",
+        "Did not do Uninstalled ever",
+        "(Did A at least once ever or Did B at least once ever)",
+        'Profile: Customer Type = "Platinum"',
+        "Age 25 to 40",
+        "Gender: Female",
+        "Country: United States",
+        "City: SF or LA",
+        "Within 25 km of Paris, France",
+        "Not unsubscribed from email",
+        "Reachable by push",
+        'A device with OS version = "10"',
+    ]
+    assert definition_summary(definition_validate({})) == ["All users"]
+
+
+def test_live_summaries():
+    defn = definition_validate(
+        {
+            "kind": "live",
+            "live": {
+                "type": "inaction",
+                "event": "Added To Cart",
+                "not_event": "Charged",
+                "within_minutes": 10,
+            },
+        }
+    )
+    assert definition_summary(defn) == [
+        "Live: does Added To Cart and not Charged within 10 minutes"
+    ]
