@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PROFILES ?= 1000000
 
-.PHONY: install run test lint format bench services migrate browser
+.PHONY: install run test lint format bench bench-segments services migrate browser
 
 install: $(STAMP)
 
@@ -49,3 +49,9 @@ format: install
 bench: install
 	bash .ci/services.sh
 	$(PY) bench/ingest.py --profiles $(PROFILES)
+
+# Seeds herald_bench_segments once (PROFILES profiles, ten events each), then times reach
+# estimates; add EXPLAIN=1 for the query plans.
+bench-segments: install
+	bash .ci/services.sh
+	$(PY) bench/segments.py --profiles $(PROFILES) $(if $(EXPLAIN),--explain)
