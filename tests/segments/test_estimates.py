@@ -1,0 +1,114 @@
+"""Reach estimates: totals and per-channel reach honouring opt-outs, one SQL statement, the
+cache (a hit runs no SQL; a changed definition misses), and the preview sample."""
+
+import pytest
+from django.core.cache import cache
+
+from apps.accounts.services import account_settings_get
+from apps.audience.models import Platform
+from apps.segments.definitions import DefinitionError
+from apps.segments.estimates import ReachEstimate, segment_estimate, segment_sample
+from tests.segments.factories import DeviceFactory, ProfileFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def audience():
+    """Six Paris profiles with hand-picked channels, and one in London."""
+    android_ios = ProfileFactory(identity="android_ios", city="Paris", phone="+33600000001")
+    DeviceFactory(profile=android_ios, platform=Platform.ANDROID)
+    DeviceFactory(profile=android_ios, platform=Platform.IOS)
+    web = ProfileFactory(identity="web", city="Paris", phone="", sms_unsubscribed=False)
+    DeviceFactory(profile=web, platform=Platform.WEB)
+    opted_out = ProfileFactory(identity="opted_out", city="Paris", push_opt_out=True)
+    DeviceFactory(profile=opted_out, platform=Platform.ANDROID)
+    tokenless = ProfileFactory(identity="tokenless", city="Paris", email="")
+    DeviceFactory(profile=tokenless, platform=Platform.IOS, push_token=None)
+    ProfileFactory(
+        identity="unsubscribed",
+        city="Paris",
+        phone="+33600000002",
+        sms_unsubscribed=True,
+        email_unsubscribed=True,
+    )
+    ProfileFactory(identity="sms_only", city="Paris", phone="+33600000003", email="")
+    london = ProfileFactory(identity="london", city="London", phone="+447700900000")
+    DeviceFactory(profile=london, platform=Platform.ANDROID)
+
+
+PARIS = {"geography": {"cities": ["paris"]}}
+
+
+def test_estimate_counts_total_and_reach_per_channel_honouring_opt_outs(audience):
+    estimate = segment_estimate(definition=PARIS, use_cache=False)
+    assert isinstance(estimate, ReachEstimate)
+    assert estimate.total == 6
+    assert estimate.push_android == 1  # opted_out's android device does not count
+    assert estimate.push_ios == 1  # tokenless has no token
+    assert estimate.push_web == 1
+    assert estimate.push == 2  # android_ios counted once
+    assert estimate.sms == 2  # android_ios, sms_only (unsubscribed and web excluded)
+    # ProfileFactory gives everyone an email: all but tokenless, sms_only and unsubscribed.
+    assert estimate.email == 3
+
+
+def test_estimate_is_one_sql_statement(audience, django_assert_num_queries):
+    account_settings_get()  # created on first use; not part of what is measured
+    # One for the account timezone, one for the counts.
+    with django_assert_num_queries(2):
+        segment_estimate(definition=PARIS, use_cache=False)
+
+
+def test_a_repeated_definition_is_answered_from_the_cache_without_sql(
+    audience, django_assert_num_queries
+):
+    first = segment_estimate(definition=PARIS)
+    # Same audience spelled differently normalises to the same cache key.
+    same = {"geography": {"cities": [" paris "]}, "profile": [], "version": 1}
+    with django_assert_num_queries(0):
+        again = segment_estimate(definition=same)
+    assert again == first
+
+
+def test_a_changed_definition_misses_the_cache(audience, django_assert_num_queries):
+    segment_estimate(definition=PARIS)
+    changed = {"geography": {"cities": ["paris"]}, "reachability": {"has_phone": True}}
+    with django_assert_num_queries(2):
+        estimate = segment_estimate(definition=changed)
+    assert estimate.total == 3
+
+
+def test_use_cache_false_recomputes_and_refreshes_the_cache(audience):
+    stale = segment_estimate(definition=PARIS)
+    ProfileFactory(identity="newcomer", city="Paris")
+    assert segment_estimate(definition=PARIS).total == stale.total  # cached
+    fresh = segment_estimate(definition=PARIS, use_cache=False)
+    assert fresh.total == stale.total + 1
+    assert segment_estimate(definition=PARIS).total == fresh.total
+
+
+def test_estimate_refuses_an_invalid_definition():
+    with pytest.raises(DefinitionError) as exc:
+        segment_estimate(definition={"radius": [{"radius_km": 5}]})
+    assert "radius[0].latitude" in exc.value.errors
+
+
+def test_estimate_round_trips_as_a_dict(audience):
+    estimate = segment_estimate(definition=PARIS, use_cache=False)
+    assert ReachEstimate.from_dict(estimate.as_dict()) == estimate
+
+
+def test_sample_returns_a_few_matching_profiles(audience):
+    sample = segment_sample(definition=PARIS, limit=4)
+    assert len(sample) == 4
+    assert all(p.city == "Paris" for p in sample)
+    everyone = {p.identity for p in segment_sample(definition=PARIS, limit=10)}
+    assert everyone == {"android_ios", "web", "opted_out", "tokenless", "unsubscribed", "sms_only"}
