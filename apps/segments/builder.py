@@ -828,7 +828,10 @@ def _event_field(rest: str) -> str:
 def _attach_prop(rows: list[dict], path: str, message: str) -> bool:
     for row in rows:
         if row.get("path") and (rest := _rest(path, row["path"])) is not None:
-            row["errors"].setdefault(_prop_field(rest), message)
+            field = _prop_field(rest)
+            if field == "value" and row["operator"] == "between" and not row["value2"].strip():
+                field = "value2"  # "between needs two values": the empty box is the second
+            row["errors"].setdefault(field, message)
             return True
     return False
 

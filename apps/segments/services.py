@@ -31,15 +31,23 @@ class SegmentInUse(Exception):
         super().__init__("Used by " + ", ".join(usages))
 
 
+def segment_name_error(*, name: str, exclude_pk: int | None = None) -> str | None:
+    """Why `name` cannot be a segment's name, or None when it can."""
+    name = (name or "").strip()
+    if not name:
+        return "Give the segment a name."
+    if len(name) > NAME_MAX_LENGTH:
+        return f"At most {NAME_MAX_LENGTH} characters."
+    if _name_taken(name, exclude_pk=exclude_pk):
+        return f"A segment called “{name}” already exists."
+    return None
+
+
 def _clean(*, name: str, definition: Any, exclude_pk: int | None = None) -> tuple[str, dict]:
     errors: dict[str, str] = {}
     name = (name or "").strip()
-    if not name:
-        errors["name"] = "Give the segment a name."
-    elif len(name) > NAME_MAX_LENGTH:
-        errors["name"] = f"At most {NAME_MAX_LENGTH} characters."
-    elif _name_taken(name, exclude_pk=exclude_pk):
-        errors["name"] = f"A segment called “{name}” already exists."
+    if name_error := segment_name_error(name=name, exclude_pk=exclude_pk):
+        errors["name"] = name_error
     normalised: dict = {}
     try:
         normalised = definition_validate(definition)

@@ -168,6 +168,9 @@ def _builder_page(request: HttpRequest, *, segment: Segment | None) -> HttpRespo
     raw, parse_errors = builder.definition_from_rows(rows)
     if parse_errors:
         errors = _all_errors(raw, parse_errors)
+        exclude_pk = segment.pk if segment else None
+        if name_error := services.segment_name_error(name=name, exclude_pk=exclude_pk):
+            errors["name"] = name_error
     else:
         try:
             if segment is None:
