@@ -218,6 +218,7 @@ def segment_estimate_view(request: HttpRequest) -> HttpResponse:
             context["errors"] = error.errors
         else:
             context["estimate"] = estimate
+            context["live"] = isinstance(raw, dict) and raw.get("kind") == "live"
             context["reach"] = _reach_rows(services.estimate_as_dict(estimate))
             context["sample"] = selectors.segment_sample_cached(definition=raw, limit=SAMPLE_SIZE)
     status = 200 if request.htmx or not context["errors"] else 400

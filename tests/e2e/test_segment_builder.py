@@ -1,0 +1,99 @@
+"""A marketer builds a segment in a real browser: rows added through htmx, the live estimate
+updating as they type, then the saved segment in the list."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from apps.core.roles import Role
+from apps.segments.models import Segment
+from tests.accounts.factories import UserFactory
+from tests.e2e.conftest import log_in
+from tests.segments.factories import EventFactory, ProfileFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _seed() -> None:
+    """Three people qualify: Indians who were Charged more than 100 in the last 30 days."""
+    now = timezone.now()
+
+    def person(identity: str, country: str, amount: float, days_ago: int) -> None:
+        profile = ProfileFactory(identity=identity, name=identity.title(), country=country)
+        EventFactory(
+            profile=profile,
+            name="Charged",
+            ts=now - timedelta(days=days_ago),
+            properties={"Amount": amount},
+        )
+
+    person("asha", "India", 250, 2)
+    person("ravi", "India", 101, 29)
+    person("meera", "India", 1000, 10)
+    person("kiran", "India", 100, 3)  # not more than 100
+    person("dev", "India", 500, 45)  # too long ago
+    person("jean", "France", 900, 1)  # not in India
+    ProfileFactory(identity="nobody", country="India")  # never Charged
+
+
+def _estimate_total(page) -> str:
+    return page.locator("#estimate-total").get_attribute("data-total")
+
+
+def test_a_marketer_builds_a_segment_and_watches_the_estimate(page, screenshot):
+    cache.clear()  # estimates are cached in Redis per definition: count this test's data
+    UserFactory(username="mia", role=Role.MARKETER)
+    _seed()
+    log_in(page, "mia")
+
+    page.goto("/segments/")
+    page.click("text=New segment")
+    page.wait_for_selector("h1:has-text('New segment')")
+    page.wait_for_function("document.querySelector('#estimate-total')?.dataset.total === '7'")
+
+    page.fill("input[name=name]", "Indian big spenders")
+    page.click("button:has-text('+ Event condition')")
+    page.wait_for_selector("input[name=cond-0-event]")
+    page.fill("input[name=cond-0-event]", "Charged")
+    page.select_option("select[name=cond-0-period]", "last_days")
+    page.fill("input[name=cond-0-days]", "30")
+    page.wait_for_function("document.querySelector('#estimate-total')?.dataset.total === '5'")
+
+    page.click("#section-behaviour button:has-text('+ Event property filter')")
+    page.wait_for_selector("input[name=cond-0-prop-0-name]")
+    assert page.input_value("input[name=cond-0-days]") == "30"  # the swap kept what was typed
+    page.fill("input[name=cond-0-prop-0-name]", "Amount")
+    page.select_option("select[name=cond-0-prop-0-operator]", "greater_than")
+    page.fill("input[name=cond-0-prop-0-value]", "100")
+    page.wait_for_function("document.querySelector('#estimate-total')?.dataset.total === '4'")
+
+    page.click("button:has-text('+ Profile property filter')")
+    page.wait_for_selector("input[name=profile-0-name]")
+    page.fill("input[name=profile-0-name]", "Country")
+    page.fill("input[name=profile-0-value]", "India")
+    page.wait_for_function("document.querySelector('#estimate-total')?.dataset.total === '3'")
+    estimate = page.locator("#estimate").inner_text()
+    assert "Asha" in estimate and "Meera" in estimate and "Ravi" in estimate
+    assert "Kiran" not in estimate and "Jean" not in estimate
+    screenshot(page, "segment-builder-estimate")
+
+    page.get_by_role("button", name="Save segment").click()
+    page.wait_for_selector("h1:has-text('Indian big spenders')")
+    assert "Did Charged at least once in the last 30 days where Amount > 100" in page.inner_text(
+        "main"
+    )
+    segment = Segment.objects.get(name="Indian big spenders")
+    assert segment.definition["profile"] == [
+        {"name": "Country", "operator": "equals", "value": "India"}
+    ]
+
+    page.click("text=Refresh reach")
+    page.wait_for_selector("#reach-total:has-text('3')")
+    screenshot(page, "segment-detail")
+
+    page.goto("/segments/")
+    row = page.locator("tr", has_text="Indian big spenders")
+    assert "3" in row.inner_text() and "mia" in row.inner_text()
+    screenshot(page, "segment-list")
