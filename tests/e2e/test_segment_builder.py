@@ -97,3 +97,10 @@ def test_a_marketer_builds_a_segment_and_watches_the_estimate(page, screenshot):
     row = page.locator("tr", has_text="Indian big spenders")
     assert "3" in row.inner_text() and "mia" in row.inner_text()
     screenshot(page, "segment-list")
+
+    # On a phone the builder's rows wrap instead of widening the page.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/segments/{segment.pk}/edit/")
+    page.wait_for_selector("input[name=cond-0-prop-0-value]")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    screenshot(page, "segment-builder-phone")
