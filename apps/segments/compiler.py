@@ -210,29 +210,109 @@ def _json_property(doc: str, name: str, op: str, value: Any) -> Fragment:
     return (f"(NOT {sql})" if negate else sql), params
 
 
-def _column_value(column: str, tz_name: str) -> Fragment:
-    """A built-in Profile column as a jsonb value (NULL when blank), so the JSON comparisons
-    apply unchanged: dates become ISO strings, timestamps ISO strings in the account zone."""
-    col = f"{_P}.{column}"
-    if column == "date_of_birth":
-        return f"to_jsonb(({col})::text)", []
-    if column in ("first_seen", "last_seen"):
-        return (
-            f"""to_jsonb(to_char({col} AT TIME ZONE %s, 'YYYY-MM-DD"T"HH24:MI:SS'))""",
-            [tz_name],
-        )
-    return f"to_jsonb(NULLIF({col}, ''))", []
+TEXT_COLUMNS = frozenset(
+    {"name", "email", "phone", "identity", "gender", "country", "region", "city", "timezone",
+     "language"}
+)  # fmt: skip
 
 
-def _value_condition(x: Fragment, op: str, value: Any) -> Fragment:
-    """Condition on a single (non-list) jsonb value expression with its own params."""
-    x_sql, x_params = x
+def _text_compare(c: Fragment, op: str, value: Any) -> Fragment:
+    """c <op> value for a text column c ('' or NULL = missing), typed by the value's kind."""
+    kind = value_kind(value)
+    sql_op = _SQL_OPS[op]
+    if kind == "number":
+        template = "(CASE WHEN {x} ~ '" + NUMERIC_RE + "' THEN ({x})::numeric END) "
+        return _fmt(template + sql_op + " %s", c, _param(value))
+    if kind == "bool":
+        return "FALSE", []
+    if kind == "date":
+        template = "(CASE WHEN {x} ~ '" + DATE_PREFIX_RE + "' THEN left({x}, 10) END) "
+        return _fmt(template + 'COLLATE "C" ' + sql_op + " %s", c, value)
+    if op == "equals":
+        # Written so an expression index on lower(column) serves it.
+        return _fmt("lower({x}) = lower(%s)", c, value)
+    return _fmt("NULLIF({x}, '') COLLATE \"C\" " + sql_op + " %s", c, value)
+
+
+def _text_positive(c: Fragment, op: str, value: Any) -> Fragment:
+    if op == "exists":
+        return _fmt("{x} <> ''", c)
+    if op == "contains":
+        return _fmt("strpos(lower({x}), lower(%s)) > 0", c, value)
+    if op == "between":
+        return _and(
+            [_text_compare(c, "greater_than_equals", value[0]),
+             _text_compare(c, "less_than_equals", value[1])]
+        )  # fmt: skip
+    if op == "equals" and isinstance(value, list):
+        if all(value_kind(v) == "string" for v in value):
+            return _fmt("lower({x}) = ANY(%s)", c, [v.lower() for v in value])
+        return _or([_text_compare(c, "equals", v) for v in value])
+    return _text_compare(c, op, value)
+
+
+def _date_positive(c: str, op: str, value: Any) -> Fragment:
+    """date_of_birth: date values compare as dates (index-friendly), text as its ISO text."""
+    if op == "exists":
+        return f"{c} IS NOT NULL", []
+    if op == "between":
+        return _and(
+            [_date_positive(c, "greater_than_equals", value[0]),
+             _date_positive(c, "less_than_equals", value[1])]
+        )  # fmt: skip
+    if op == "equals" and isinstance(value, list):
+        return _or([_date_positive(c, "equals", v) for v in value])
+    kind = value_kind(value)
+    if kind == "date" and op in _SQL_OPS:
+        return f"{c} {_SQL_OPS[op]} %s::date", [value]
+    if kind == "string":
+        return _text_positive((f"({c})::text", []), op, value)
+    return "FALSE", []  # a date is never a number or a boolean
+
+
+def _timestamp_positive(c: str, op: str, value: Any, ctx: _Context) -> Fragment:
+    """first_seen/last_seen: a date value means that whole day in the account timezone."""
+    if op == "exists":
+        return f"{c} IS NOT NULL", []
+    if op == "between":
+        return _and(
+            [_timestamp_positive(c, "greater_than_equals", value[0], ctx),
+             _timestamp_positive(c, "less_than_equals", value[1], ctx)]
+        )  # fmt: skip
+    if op == "equals" and isinstance(value, list):
+        return _or([_timestamp_positive(c, "equals", v, ctx) for v in value])
+    kind = value_kind(value)
+    if kind == "date" and op in _SQL_OPS:
+        day = dt.date.fromisoformat(value)
+        start = ctx.day_start(day)
+        end = ctx.day_start(day + dt.timedelta(days=1))
+        return {
+            "equals": (f"({c} >= %s AND {c} < %s)", [start, end]),
+            "greater_than": (f"{c} >= %s", [end]),
+            "greater_than_equals": (f"{c} >= %s", [start]),
+            "less_than": (f"{c} < %s", [start]),
+            "less_than_equals": (f"{c} < %s", [end]),
+        }[op]
+    if kind == "string":
+        local = (f"to_char({c} AT TIME ZONE %s, 'YYYY-MM-DD\"T\"HH24:MI:SS')", [ctx.tz_name])
+        return _text_positive(local, op, value)
+    return "FALSE", []
+
+
+def _column_condition(column: str, table: str, op: str, value: Any, ctx: _Context) -> Fragment:
+    """A built-in column condition, written on the column itself so indexes can serve it."""
     negate = op in _NEGATED
-    pred, pred_params = _positive(("xv.v", []), _NEGATED.get(op, op), value)
-    # A LATERAL-free one-row subquery evaluates the column expression once.
-    sql = f"EXISTS (SELECT 1 FROM (SELECT {x_sql} AS v) AS xv WHERE {pred})"
-    params = [*x_params, *pred_params]
-    return (f"(NOT {sql})" if negate else sql), params
+    positive_op = _NEGATED.get(op, op)
+    c = f"{table}.{column}"
+    if column == "date_of_birth":
+        sql, params = _date_positive(c, positive_op, value)
+    elif column in ("first_seen", "last_seen"):
+        sql, params = _timestamp_positive(c, positive_op, value, ctx)
+    else:
+        sql, params = _text_positive((c, []), positive_op, value)
+    if negate:
+        return f"NOT COALESCE({sql}, FALSE)", params
+    return f"({sql})", params
 
 
 # --------------------------------------------------------------------------- sections
@@ -328,7 +408,7 @@ def _profile_property(cond: dict, ctx: _Context) -> Fragment:
     column = PROFILE_COLUMNS.get(cond["name"].lower())
     if column is None:
         return _json_property(f"{_P}.properties", cond["name"], cond["operator"], cond.get("value"))
-    return _value_condition(_column_value(column, ctx.tz_name), cond["operator"], cond.get("value"))
+    return _column_condition(column, _P, cond["operator"], cond.get("value"), ctx)
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:
@@ -435,13 +515,13 @@ def _reachability(reach: dict) -> Fragment:
     return _and(parts)
 
 
-def _app_fields(conds: list[dict]) -> Fragment:
+def _app_fields(conds: list[dict], ctx: _Context) -> Fragment:
     # One device must satisfy every listed field: all predicates inside one EXISTS.
     where: list[str] = [f"dv.profile_id = {_P}.id"]
     params: list[Any] = []
     for cond in conds:
-        sql, cond_params = _value_condition(
-            (f"to_jsonb(NULLIF(dv.{cond['name']}, ''))", []), cond["operator"], cond.get("value")
+        sql, cond_params = _column_condition(
+            cond["name"], "dv", cond["operator"], cond.get("value"), ctx
         )
         where.append(sql)
         params.extend(cond_params)
@@ -472,7 +552,7 @@ def definition_sql(
     if defn.get("reachability"):
         parts.append(_reachability(defn["reachability"]))
     if defn.get("app_fields"):
-        parts.append(_app_fields(defn["app_fields"]))
+        parts.append(_app_fields(defn["app_fields"], ctx))
     return _and(parts)
 
 
