@@ -38,8 +38,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from apps.providers.adapters.base import Adapter, PushMessage, SendResult, SendStatus
-from apps.providers.http import http_client
+from apps.providers.adapters.base import (
+    Adapter,
+    PushMessage,
+    SendResult,
+    SendStatus,
+    post_or_retryable,
+)
 
 TOKEN_LIFETIME_S = 50 * 60
 HERALD_NAMESPACE = uuid.UUID("6f1c2a52-7d1e-4b8e-9a55-3c1d8e0b4a11")
@@ -153,8 +158,6 @@ class ApnsAdapter(Adapter):
 
     def _send_one(self, message: PushMessage) -> SendResult:
         url = f"{self.config.base_url.rstrip('/')}/3/device/{message.token}"
-        timeout = self.config.settings.get("timeout_s")
-        kwargs = {"timeout": float(timeout)} if timeout else {}
         body = json.dumps(self.payload(message), ensure_ascii=False).encode()
         headers = {**self.headers(message), "content-type": "application/json"}
         for attempt in (1, 2):
@@ -164,19 +167,15 @@ class ApnsAdapter(Adapter):
                 return SendResult(
                     message.token, SendStatus.RETRYABLE, error=f"cannot sign a token: {exc!r}"
                 )
-            try:
-                response = http_client().post(
-                    url,
-                    content=body,
-                    headers={**headers, "authorization": f"bearer {token}"},
-                    **kwargs,
-                )
-            except httpx.TimeoutException as exc:
-                return SendResult(message.token, SendStatus.RETRYABLE, error=f"timeout: {exc!r}")
-            except httpx.TransportError as exc:
-                return SendResult(
-                    message.token, SendStatus.RETRYABLE, error=f"connection error: {exc!r}"
-                )
+            response = post_or_retryable(
+                message.token,
+                url,
+                settings=self.config.settings,
+                content=body,
+                headers={**headers, "authorization": f"bearer {token}"},
+            )
+            if isinstance(response, SendResult):
+                return response
             if (
                 attempt == 1
                 and response.status_code == 403

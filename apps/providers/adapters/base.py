@@ -11,6 +11,10 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import httpx
+
+from apps.providers.http import http_client
+
 
 class SendStatus(enum.StrEnum):
     ACCEPTED = "accepted"
@@ -91,3 +95,30 @@ class Adapter:
     def send(self, messages: list) -> list[SendResult]:
         """One result per message, in the same order."""
         raise NotImplementedError
+
+
+def request_timeout(settings: dict[str, Any]) -> httpx.Timeout | None:
+    """A provider's `timeout_s` setting as a client timeout (None: the shared client's 10 s).
+    Connecting is capped at 3 s whatever the setting: a slow connect means a dead host."""
+    seconds = settings.get("timeout_s")
+    if not seconds:
+        return None
+    seconds = float(seconds)
+    return httpx.Timeout(seconds, connect=min(seconds, 3.0))
+
+
+def post_or_retryable(
+    recipient: str, url: str, *, settings: dict[str, Any], method: str = "POST", **kwargs: Any
+) -> httpx.Response | SendResult:
+    """Send one request over the shared pooled client. A response of any status comes back
+    for the adapter to map; a transport failure (timeout, refused connection, broken
+    answer) becomes a RETRYABLE result for `recipient`, because adapters never raise and
+    another try or another provider may succeed."""
+    if "timeout" not in kwargs and (timeout := request_timeout(settings)):
+        kwargs["timeout"] = timeout
+    try:
+        return http_client().request(method, url, **kwargs)
+    except httpx.TimeoutException as error:
+        return SendResult(recipient, SendStatus.RETRYABLE, error=f"timeout: {error!r}")
+    except httpx.HTTPError as error:
+        return SendResult(recipient, SendStatus.RETRYABLE, error=f"connection error: {error!r}")

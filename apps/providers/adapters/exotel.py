@@ -20,8 +20,13 @@ import re
 
 import httpx
 
-from apps.providers.adapters.base import Adapter, SendResult, SendStatus, SmsMessage
-from apps.providers.http import http_client
+from apps.providers.adapters.base import (
+    Adapter,
+    SendResult,
+    SendStatus,
+    SmsMessage,
+    post_or_retryable,
+)
 
 SETUP_ERROR = re.compile(r"'From'|\bfrom\b|sender|dlt|entity", re.IGNORECASE)
 
@@ -47,17 +52,10 @@ class ExotelAdapter(Adapter):
             form["DltEntityId"] = str(settings["dlt_entity_id"])
         account_sid = str(credentials.get("account_sid", ""))
         url = f"{config.base_url.rstrip('/')}/v1/Accounts/{account_sid}/Sms/send.json"
-        options = {}
-        if settings.get("timeout_s"):
-            seconds = float(settings["timeout_s"])
-            options["timeout"] = httpx.Timeout(seconds, connect=min(seconds, 3.0))
         auth = (str(credentials.get("api_key", "")), str(credentials.get("api_token", "")))
-        try:
-            response = http_client().post(url, data=form, auth=auth, **options)
-        except httpx.TimeoutException as error:
-            return SendResult(message.to, SendStatus.RETRYABLE, error=f"timeout: {error!r}")
-        except httpx.HTTPError as error:
-            return SendResult(message.to, SendStatus.RETRYABLE, error=f"connection: {error!r}")
+        response = post_or_retryable(message.to, url, settings=settings, data=form, auth=auth)
+        if isinstance(response, SendResult):
+            return response
         return self.result_for(message.to, response)
 
     @staticmethod

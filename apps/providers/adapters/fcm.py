@@ -32,7 +32,14 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from apps.providers.adapters.base import Adapter, PushMessage, SendResult, SendStatus
+from apps.providers.adapters.base import (
+    Adapter,
+    PushMessage,
+    SendResult,
+    SendStatus,
+    post_or_retryable,
+    request_timeout,
+)
 from apps.providers.http import http_client
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -98,8 +105,8 @@ class FcmAdapter(Adapter):
 
     # -- auth ---------------------------------------------------------------------------
     def _timeout_kwargs(self) -> dict:
-        timeout = self.config.settings.get("timeout_s")
-        return {"timeout": float(timeout)} if timeout else {}
+        timeout = request_timeout(self.config.settings)
+        return {"timeout": timeout} if timeout else {}
 
     def _cache_key(self) -> tuple[str, str]:
         account = _service_account(self.config.credentials)
@@ -198,19 +205,15 @@ class FcmAdapter(Adapter):
                 token = self.access_token()
             except TokenError as exc:
                 return SendResult(message.token, SendStatus.RETRYABLE, error=str(exc))
-            try:
-                response = http_client().post(
-                    url,
-                    json=payload,
-                    headers={"Authorization": f"Bearer {token}"},
-                    **self._timeout_kwargs(),
-                )
-            except httpx.TimeoutException as exc:
-                return SendResult(message.token, SendStatus.RETRYABLE, error=f"timeout: {exc!r}")
-            except httpx.TransportError as exc:
-                return SendResult(
-                    message.token, SendStatus.RETRYABLE, error=f"connection error: {exc!r}"
-                )
+            response = post_or_retryable(
+                message.token,
+                url,
+                settings=self.config.settings,
+                json=payload,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if isinstance(response, SendResult):
+                return response
             if response.status_code == 401 and attempt == 1:
                 # A revoked or expired token: fetch a new one once.
                 self.forget_token()

@@ -43,8 +43,13 @@ from urllib.parse import quote
 
 import httpx
 
-from apps.providers.adapters.base import Adapter, SendResult, SendStatus, SmsMessage
-from apps.providers.http import http_client
+from apps.providers.adapters.base import (
+    Adapter,
+    SendResult,
+    SendStatus,
+    SmsMessage,
+    post_or_retryable,
+)
 
 PLACEHOLDER = re.compile(r"\$\$([A-Za-z][A-Za-z0-9_]*)")
 RETRYABLE_STATUSES = frozenset({401, 403, 407, 408, 429})
@@ -283,21 +288,18 @@ class GenericSmsAdapter(Adapter):
     def call(self, rendered: RenderedRequest) -> SendResult | tuple[httpx.Response, Any]:
         settings = self.config.settings
         options: dict[str, Any] = {"headers": rendered.headers}
-        if settings.get("timeout_s"):
-            seconds = float(settings["timeout_s"])
-            options["timeout"] = httpx.Timeout(seconds, connect=min(seconds, 3.0))
         if rendered.method in ("GET", "DELETE", "HEAD"):
             options["params"] = form_fields(rendered.body)
         elif settings.get("body_format", "json") == "form":
             options["data"] = form_fields(rendered.body)
         else:
             options["json"] = rendered.body
-        try:
-            response = http_client().request(rendered.method, rendered.url, **options)
-        except httpx.TimeoutException as error:
-            return SendResult("", SendStatus.RETRYABLE, error=f"timeout: {error!r}")
-        except httpx.HTTPError as error:
-            return SendResult("", SendStatus.RETRYABLE, error=f"connection: {error!r}")
+        # The recipient is filled in by the caller: a batched request has several.
+        response = post_or_retryable(
+            "", rendered.url, settings=settings, method=rendered.method, **options
+        )
+        if isinstance(response, SendResult):
+            return response
         try:
             answer = response.json()
         except ValueError:

@@ -17,8 +17,13 @@ from __future__ import annotations
 
 import httpx
 
-from apps.providers.adapters.base import Adapter, EmailMessage, SendResult, SendStatus
-from apps.providers.http import http_client
+from apps.providers.adapters.base import (
+    Adapter,
+    EmailMessage,
+    SendResult,
+    SendStatus,
+    post_or_retryable,
+)
 
 ACCEPTED_GROUPS = {"PENDING", "DELIVERED"}
 PERMANENT_GROUPS = {"REJECTED", "UNDELIVERABLE"}
@@ -71,14 +76,15 @@ class InfobipAdapter(Adapter):
             "Authorization": f"App {api_key}",
             "Accept": "application/json",
         }
-        timeout = self.config.settings.get("timeout_s")
-        kwargs = {"timeout": float(timeout)} if timeout else {}
-        try:
-            response = http_client().post(url, files=self.form(message), headers=headers, **kwargs)
-        except httpx.TimeoutException as exc:
-            return SendResult(message.to, SendStatus.RETRYABLE, error=f"timeout: {exc!r}")
-        except httpx.TransportError as exc:
-            return SendResult(message.to, SendStatus.RETRYABLE, error=f"connection error: {exc!r}")
+        response = post_or_retryable(
+            message.to,
+            url,
+            settings=self.config.settings,
+            files=self.form(message),
+            headers=headers,
+        )
+        if isinstance(response, SendResult):
+            return response
 
         status = response.status_code
         if status == 200:

@@ -25,8 +25,13 @@ import re
 
 import httpx
 
-from apps.providers.adapters.base import Adapter, SendResult, SendStatus, SmsMessage
-from apps.providers.http import http_client
+from apps.providers.adapters.base import (
+    Adapter,
+    SendResult,
+    SendStatus,
+    SmsMessage,
+    post_or_retryable,
+)
 
 SETUP_ERROR = re.compile(r"auth|template|sender|flow|balance|\bip\b", re.IGNORECASE)
 
@@ -54,21 +59,15 @@ class Msg91Adapter(Adapter):
 
     def send_one(self, message: SmsMessage) -> SendResult:
         config = self.config
-        options = {}
-        if config.settings.get("timeout_s"):
-            seconds = float(config.settings["timeout_s"])
-            options["timeout"] = httpx.Timeout(seconds, connect=min(seconds, 3.0))
-        try:
-            response = http_client().post(
-                f"{config.base_url.rstrip('/')}/api/v5/flow/",
-                json=self.payload(message),
-                headers={"authkey": str(config.credentials.get("authkey", ""))},
-                **options,
-            )
-        except httpx.TimeoutException as error:
-            return SendResult(message.to, SendStatus.RETRYABLE, error=f"timeout: {error!r}")
-        except httpx.HTTPError as error:
-            return SendResult(message.to, SendStatus.RETRYABLE, error=f"connection: {error!r}")
+        response = post_or_retryable(
+            message.to,
+            f"{config.base_url.rstrip('/')}/api/v5/flow/",
+            settings=config.settings,
+            json=self.payload(message),
+            headers={"authkey": str(config.credentials.get("authkey", ""))},
+        )
+        if isinstance(response, SendResult):
+            return response
         return self.result_for(message.to, response)
 
     @staticmethod

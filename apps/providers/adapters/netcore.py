@@ -23,8 +23,13 @@ from __future__ import annotations
 
 import httpx
 
-from apps.providers.adapters.base import Adapter, SendResult, SendStatus, SmsMessage
-from apps.providers.http import http_client
+from apps.providers.adapters.base import (
+    Adapter,
+    SendResult,
+    SendStatus,
+    SmsMessage,
+    post_or_retryable,
+)
 
 PERMANENT_CODES = frozenset(
     {"INVALID_NUMBER", "DND_BLOCKED", "INVALID_MESSAGE", "MESSAGE_TOO_LONG"}
@@ -53,21 +58,15 @@ class NetcoreAdapter(Adapter):
 
     def send_one(self, message: SmsMessage) -> SendResult:
         config = self.config
-        options = {}
-        if config.settings.get("timeout_s"):
-            seconds = float(config.settings["timeout_s"])
-            options["timeout"] = httpx.Timeout(seconds, connect=min(seconds, 3.0))
-        try:
-            response = http_client().post(
-                f"{config.base_url.rstrip('/')}/api/v1/sms/send",
-                json=self.payload(message),
-                headers={"api_key": str(config.credentials.get("api_key", ""))},
-                **options,
-            )
-        except httpx.TimeoutException as error:
-            return SendResult(message.to, SendStatus.RETRYABLE, error=f"timeout: {error!r}")
-        except httpx.HTTPError as error:
-            return SendResult(message.to, SendStatus.RETRYABLE, error=f"connection: {error!r}")
+        response = post_or_retryable(
+            message.to,
+            f"{config.base_url.rstrip('/')}/api/v1/sms/send",
+            settings=config.settings,
+            json=self.payload(message),
+            headers={"api_key": str(config.credentials.get("api_key", ""))},
+        )
+        if isinstance(response, SendResult):
+            return response
         return self.result_for(message.to, response)
 
     @staticmethod

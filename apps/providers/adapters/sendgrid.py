@@ -18,8 +18,13 @@ from __future__ import annotations
 
 import httpx
 
-from apps.providers.adapters.base import Adapter, EmailMessage, SendResult, SendStatus
-from apps.providers.http import http_client
+from apps.providers.adapters.base import (
+    Adapter,
+    EmailMessage,
+    SendResult,
+    SendStatus,
+    post_or_retryable,
+)
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -74,16 +79,15 @@ class SendGridAdapter(Adapter):
     def _send_one(self, message: EmailMessage) -> SendResult:
         url = self.config.base_url.rstrip("/") + "/v3/mail/send"
         headers = {"Authorization": f"Bearer {self.config.credentials.get('api_key', '')}"}
-        timeout = self.config.settings.get("timeout_s")
-        kwargs = {"timeout": float(timeout)} if timeout else {}
-        try:
-            response = http_client().post(
-                url, json=self._payload(message), headers=headers, **kwargs
-            )
-        except httpx.TimeoutException as exc:
-            return SendResult(message.to, SendStatus.RETRYABLE, error=f"timeout: {exc!r}")
-        except httpx.TransportError as exc:
-            return SendResult(message.to, SendStatus.RETRYABLE, error=f"connection error: {exc!r}")
+        response = post_or_retryable(
+            message.to,
+            url,
+            settings=self.config.settings,
+            json=self._payload(message),
+            headers=headers,
+        )
+        if isinstance(response, SendResult):
+            return response
 
         status = response.status_code
         if status == 202 or status == 200:

@@ -22,19 +22,16 @@ from __future__ import annotations
 
 import httpx
 
-from apps.providers.adapters.base import Adapter, SendResult, SendStatus, SmsMessage
-from apps.providers.http import http_client
+from apps.providers.adapters.base import (
+    Adapter,
+    SendResult,
+    SendStatus,
+    SmsMessage,
+    post_or_retryable,
+)
 
 CONFIGURATION_CODES = frozenset({20003, 20404, 21212, 21603, 21606, 21659})
 RETRYABLE_CODES = frozenset({20429})
-
-
-def request_timeout(settings: dict) -> httpx.Timeout | None:
-    seconds = settings.get("timeout_s")
-    if not seconds:
-        return None
-    seconds = float(seconds)
-    return httpx.Timeout(seconds, connect=min(seconds, 3.0))
 
 
 class TwilioAdapter(Adapter):
@@ -54,15 +51,11 @@ class TwilioAdapter(Adapter):
         else:
             form["From"] = config.settings.get("from_number", "")
         url = f"{config.base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        extra = {}
-        if timeout := request_timeout(config.settings):
-            extra["timeout"] = timeout
-        try:
-            response = http_client().post(url, data=form, auth=(account_sid, auth_token), **extra)
-        except httpx.TimeoutException as error:
-            return SendResult(message.to, SendStatus.RETRYABLE, error=f"timeout: {error!r}")
-        except httpx.HTTPError as error:
-            return SendResult(message.to, SendStatus.RETRYABLE, error=f"connection: {error!r}")
+        response = post_or_retryable(
+            message.to, url, settings=config.settings, data=form, auth=(account_sid, auth_token)
+        )
+        if isinstance(response, SendResult):
+            return response
         return self.result_for(message.to, response)
 
     @staticmethod

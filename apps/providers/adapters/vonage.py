@@ -24,8 +24,13 @@ from __future__ import annotations
 
 import httpx
 
-from apps.providers.adapters.base import Adapter, SendResult, SendStatus, SmsMessage
-from apps.providers.http import http_client
+from apps.providers.adapters.base import (
+    Adapter,
+    SendResult,
+    SendStatus,
+    SmsMessage,
+    post_or_retryable,
+)
 
 PERMANENT_STATUSES = frozenset({"3", "6", "7", "12", "22", "29", "33"})
 GSM_7BIT = frozenset(
@@ -59,18 +64,14 @@ class VonageAdapter(Adapter):
             form["type"] = "unicode"
         if message.idempotency_key:
             form["client-ref"] = message.idempotency_key[:100]
-        options = {}
-        if config.settings.get("timeout_s"):
-            seconds = float(config.settings["timeout_s"])
-            options["timeout"] = httpx.Timeout(seconds, connect=min(seconds, 3.0))
-        try:
-            response = http_client().post(
-                f"{config.base_url.rstrip('/')}/sms/json", data=form, **options
-            )
-        except httpx.TimeoutException as error:
-            return SendResult(message.to, SendStatus.RETRYABLE, error=f"timeout: {error!r}")
-        except httpx.HTTPError as error:
-            return SendResult(message.to, SendStatus.RETRYABLE, error=f"connection: {error!r}")
+        response = post_or_retryable(
+            message.to,
+            f"{config.base_url.rstrip('/')}/sms/json",
+            settings=config.settings,
+            data=form,
+        )
+        if isinstance(response, SendResult):
+            return response
         return self.result_for(message.to, response)
 
     @staticmethod
