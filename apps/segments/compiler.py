@@ -181,6 +181,12 @@ def _jsonpath(segments: list[str]) -> str:
     return f"lax ${quoted}[*]"
 
 
+def _lowered_array(values: list[str]) -> Fragment:
+    """ARRAY[lower(%s), ...]: folded to constants by the planner, so an index on lower(...)
+    still serves `= ANY(...)`, and lowering is PostgreSQL's on both sides."""
+    return "ARRAY[" + ", ".join("lower(%s)" for _ in values) + "]", list(values)
+
+
 def _json_property(doc: str, name: str, op: str, value: Any) -> Fragment:
     """Condition on a property of the JSON document `doc` (Event/Profile.properties): true when
     any of the property's values (a list's elements) passes; negative operators negate that."""
@@ -188,6 +194,27 @@ def _json_property(doc: str, name: str, op: str, value: Any) -> Fragment:
     positive_op = _NEGATED.get(op, op)
     element = ("el.v", [])
     segments = name.split("|")
+    values = value if isinstance(value, list) else [value]
+    if (
+        len(segments) == 1
+        and positive_op == "equals"
+        and all(value_kind(v) == "string" for v in values)
+    ):
+        # Text equality, the most common filter, is written so that an expression index on
+        # lower(doc ->> key) (plus a partial index for list values) can serve it:
+        #   a string equal ignoring case, OR a list with such an element.
+        x = f"({doc} -> %s)"
+        pred = _positive(element, "equals", value)
+        lowered = _lowered_array(values)
+        sql = (
+            f"((lower({doc} ->> %s) = ANY({lowered[0]}) AND jsonb_typeof({x}) = 'string') OR "
+            f"(jsonb_typeof({x}) = 'array' AND EXISTS (SELECT 1 FROM jsonb_array_elements({x}) "
+            f"AS el(v) WHERE {pred[0]})))"
+        )
+        params = [name, *lowered[1], name, name, name, *pred[1]]
+        if negate:
+            return f"(NOT COALESCE({sql}, FALSE))", params
+        return sql, params
     if len(segments) == 1:
         x = (f"({doc} -> %s)", [name])
         is_list = _fmt("jsonb_typeof({x}) = 'array'", x)
@@ -246,7 +273,8 @@ def _text_positive(c: Fragment, op: str, value: Any) -> Fragment:
         )  # fmt: skip
     if op == "equals" and isinstance(value, list):
         if all(value_kind(v) == "string" for v in value):
-            return _fmt("lower({x}) = ANY(%s)", c, [v.lower() for v in value])
+            lowered = _lowered_array(value)
+            return _fmt("lower({x}) = ANY(" + lowered[0] + ")", c, *lowered[1])
         return _or([_text_compare(c, "equals", v) for v in value])
     return _text_compare(c, op, value)
 
@@ -438,7 +466,8 @@ def _geography(geo: dict) -> Fragment:
     parts = []
     for key, column in (("countries", "country"), ("regions", "region"), ("cities", "city")):
         if geo.get(key):
-            parts.append((f"lower({_P}.{column}) = ANY(%s)", [[v.lower() for v in geo[key]]]))
+            lowered, params = _lowered_array(geo[key])
+            parts.append((f"lower({_P}.{column}) = ANY({lowered})", params))
     return _and(parts)
 
 
