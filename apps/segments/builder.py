@@ -904,3 +904,40 @@ def _attach_one(rows: dict, path: str, message: str) -> bool:
             rows["errors"].setdefault(field, message)
             return True
     return False
+
+
+# --- Errors in words, for the estimate panel ---------------------------------------------------
+
+_LABELS = {
+    "behaviour": "Past behaviour",
+    "conditions": "condition",
+    "properties": "property filter",
+    "not_properties": "filter on the event not done",
+    "profile": "Profile property",
+    "app_fields": "App field",
+    "radius": "Radius centre",
+    "live": "Live trigger",
+    "demographics": "Demographics",
+    "geography": "Geography",
+    "reachability": "Reachability",
+    "radius_km": "radius (km)",
+    "within_minutes": "within (minutes)",
+    "not_event": "event not done",
+    "count": "how often",
+    "min": "at least",
+    "max": "at most",
+}
+
+
+def error_label(path: str) -> str:
+    """'behaviour.conditions[0].properties[1].value' -> 'Past behaviour → condition 1 →
+    property filter 2 → value': where the problem is, in the builder's words."""
+    parts = []
+    for segment in path.split("."):
+        match = re.fullmatch(r"(\w+)\[(\d+)\]", segment)
+        if match:
+            name, index = match.groups()
+            parts.append(f"{_LABELS.get(name, name.replace('_', ' '))} {int(index) + 1}")
+        elif segment:
+            parts.append(_LABELS.get(segment, segment.replace("_", " ")))
+    return " → ".join(parts) if parts else "Definition"

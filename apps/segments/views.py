@@ -221,6 +221,9 @@ def segment_estimate_view(request: HttpRequest) -> HttpResponse:
             context["live"] = isinstance(raw, dict) and raw.get("kind") == "live"
             context["reach"] = _reach_rows(services.estimate_as_dict(estimate))
             context["sample"] = selectors.segment_sample_cached(definition=raw, limit=SAMPLE_SIZE)
+    context["error_lines"] = [
+        (path, builder.error_label(path), message) for path, message in context["errors"].items()
+    ]
     status = 200 if request.htmx or not context["errors"] else 400
     return render(request, "segments/_estimate.html", context, status=status)
 

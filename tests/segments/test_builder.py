@@ -480,3 +480,19 @@ def test_without_javascript_an_add_button_returns_the_whole_page_and_saves_nothi
     assert "<html" in html and 'name="profile-0-name"' in html
     assert 'value="Charged"' in html
     assert not Segment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "label"),
+    [
+        (
+            "behaviour.conditions[0].properties[1].value",
+            "Past behaviour → condition 1 → property filter 2 → value",
+        ),
+        ("radius[2].radius_km", "Radius centre 3 → radius (km)"),
+        ("live.within_minutes", "Live trigger → within (minutes)"),
+        ("definition", "definition"),
+    ],
+)
+def test_an_error_path_reads_as_where_the_problem_is(path, label):
+    assert builder.error_label(path) == label

@@ -242,7 +242,8 @@ def test_the_estimate_names_the_bad_field(htmx_client):
     )
     html = response.content.decode()
     assert response.status_code == 200  # htmx swaps it
-    assert "radius[0].latitude" in html and "centre" in html
+    assert 'data-path="radius[0].latitude"' in html and "centre" in html
+    assert "Radius centre 1 → latitude" in html
 
 
 def test_the_estimate_without_htmx_answers_400_for_bad_json(marketer_client):
