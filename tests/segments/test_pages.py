@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from apps.segments import services
+from apps.segments import selectors, services
 from apps.segments.definitions import definition_validate
 from apps.segments.models import Segment
 from tests.accounts.factories import UserFactory
@@ -338,3 +338,20 @@ def test_a_viewer_cannot_change_segments(viewer_client, method, path):
 def test_an_admin_builds_segments_too(admin_client):
     assert admin_client.post(NEW_URL, CHARGED_IN_INDIA).status_code == 302
     assert Segment.objects.filter(name="Indian big spenders").exists()
+
+
+def test_the_builder_suggests_known_event_names_from_a_cached_list(
+    marketer_client, django_assert_num_queries
+):
+    for name in ("Charged", "App Launched", "Charged", "Added To Cart"):
+        EventFactory(name=name)
+
+    html = marketer_client.get(NEW_URL).content.decode()
+
+    datalist = html.split('<datalist id="event-names">', 1)[1].split("</datalist>", 1)[0]
+    assert datalist.count("<option") == 3
+    assert (
+        datalist.index("Added To Cart") < datalist.index("App Launched") < datalist.index("Charged")
+    )
+    with django_assert_num_queries(0):
+        assert selectors.event_names() == ["Added To Cart", "App Launched", "Charged"]
