@@ -810,9 +810,10 @@ def _prop_field(rest: str) -> str:
     return _PROP_FIELDS.get(head, "value")
 
 
-def _event_field(rest: str) -> str:
+def _event_field(rest: str, row: dict) -> str:
     if rest.startswith(".count.max"):
-        return "count_n2"
+        # Only "between" shows a second box; otherwise the one count box holds the number.
+        return "count_n2" if row["count_op"] == "between" else "count_n"
     if rest.startswith(".count"):
         return "count_n"
     if rest.startswith(".period.days"):
@@ -841,7 +842,7 @@ def _attach_event(row: dict, path: str, message: str) -> bool:
         return False
     if _attach_prop(row["props"], path, message):
         return True
-    row["errors"].setdefault(_event_field(rest), message)
+    row["errors"].setdefault(_event_field(rest, row), message)
     return True
 
 

@@ -496,3 +496,20 @@ def test_without_javascript_an_add_button_returns_the_whole_page_and_saves_nothi
 )
 def test_an_error_path_reads_as_where_the_problem_is(path, label):
     assert builder.error_label(path) == label
+
+
+@pytest.mark.django_db
+def test_exactly_zero_times_is_shown_beside_the_count_box_that_is_visible(marketer_client):
+    response = _post(
+        marketer_client,
+        **{
+            "cond-0-type": "event",
+            "cond-0-did": "did",
+            "cond-0-event": "Charged",
+            "cond-0-period": "ever",
+            "cond-0-count_op": "exactly",
+            "cond-0-count_n": "0",
+        },
+    )
+    assert response.status_code == 400
+    assert "did not" in _error_near(response, "cond-0-count_n")
