@@ -96,6 +96,12 @@ MAX_RADIUS_KM = 20000
 # Inaction windows longer than 30 days are not "within time" any more.
 MAX_WITHIN_MINUTES = 60 * 24 * 30
 
+MAX_TEXT = 1000
+MAX_COUNT = 100_000
+MAX_AGE = 150
+# Day arithmetic in the account timezone stays far from datetime's year 1 and 9999 limits.
+MIN_DATE = "1800-01-01"
+MAX_DATE = "2999-12-31"
 ISO_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
@@ -150,7 +156,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _int(value: Any, errs: _Collector, path: str, *, minimum: int | None = None) -> int | None:
+def _int(
+    value: Any,
+    errs: _Collector,
+    path: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int | None:
     """An integer (numeric strings from forms accepted), or None with an error recorded."""
     if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
         value = int(value)
@@ -161,6 +174,9 @@ def _int(value: Any, errs: _Collector, path: str, *, minimum: int | None = None)
         return None
     if minimum is not None and value < minimum:
         errs.add(path, f"Must be at least {minimum}.")
+        return None
+    if maximum is not None and value > maximum:
+        errs.add(path, f"Must be at most {maximum}.")
         return None
     return value
 
@@ -179,6 +195,9 @@ def _text(value: Any, errs: _Collector, path: str, *, label: str = "a name") -> 
     if not isinstance(value, str) or not value.strip():
         errs.add(path, f"Enter {label}.")
         return None
+    if len(value) > MAX_TEXT or "\x00" in value:
+        errs.add(path, f"Enter {label} of at most {MAX_TEXT} characters, without NUL.")
+        return None
     return value.strip()
 
 
@@ -186,7 +205,15 @@ def _scalar(value: Any, errs: _Collector, path: str) -> Any:
     if value is None or (isinstance(value, str) and value == ""):
         errs.add(path, "This operator needs a value.")
         return None
-    if isinstance(value, bool | str):
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT or "\x00" in value:
+            errs.add(path, f"Enter at most {MAX_TEXT} characters, without NUL.")
+            return None
+        if value_kind(value) == "date" and not MIN_DATE <= value <= MAX_DATE:
+            errs.add(path, f"Enter a date between {MIN_DATE} and {MAX_DATE}.")
+            return None
+        return value
+    if isinstance(value, bool):
         return value
     if _is_number(value):
         return int(value) if isinstance(value, float) and value.is_integer() else value
@@ -271,9 +298,14 @@ def _property_list(raw: Any, errs: _Collector, path: str, *, names=None) -> list
 def _date(value: Any, errs: _Collector, path: str) -> str | None:
     if isinstance(value, str) and ISO_DATE_RE.match(value):
         try:
-            return dt.date.fromisoformat(value).isoformat()
+            day = dt.date.fromisoformat(value).isoformat()
         except ValueError:
             pass
+        else:
+            if MIN_DATE <= day <= MAX_DATE:
+                return day
+            errs.add(path, f"Enter a date between {MIN_DATE} and {MAX_DATE}.")
+            return None
     errs.add(path, "Enter a date as YYYY-MM-DD.")
     return None
 
@@ -318,8 +350,16 @@ def _count(raw: Any, errs: _Collector, path: str) -> dict:
     errs.unknown_keys(raw, {"min", "max"}, path)
     low = raw.get("min")
     high = raw.get("max")
-    low = 1 if low in (None, "") else _int(low, errs, _join(path, "min"), minimum=0)
-    high = None if high in (None, "") else _int(high, errs, _join(path, "max"), minimum=0)
+    low = (
+        1
+        if low in (None, "")
+        else _int(low, errs, _join(path, "min"), minimum=0, maximum=MAX_COUNT)
+    )
+    high = (
+        None
+        if high in (None, "")
+        else _int(high, errs, _join(path, "max"), minimum=0, maximum=MAX_COUNT)
+    )
     if low is None:
         return default
     if high is not None and low > high:
@@ -427,8 +467,16 @@ def _demographics(raw: Any, errs: _Collector) -> dict | None:
     if isinstance(age, dict):
         errs.unknown_keys(age, {"min", "max"}, "demographics.age")
         low, high = age.get("min"), age.get("max")
-        low = None if low in (None, "") else _int(low, errs, "demographics.age.min", minimum=0)
-        high = None if high in (None, "") else _int(high, errs, "demographics.age.max", minimum=0)
+        low = (
+            None
+            if low in (None, "")
+            else _int(low, errs, "demographics.age.min", minimum=0, maximum=MAX_AGE)
+        )
+        high = (
+            None
+            if high in (None, "")
+            else _int(high, errs, "demographics.age.max", minimum=0, maximum=MAX_AGE)
+        )
         if low is not None and high is not None and low > high:
             errs.add("demographics.age.max", "The maximum age is below the minimum.")
         elif low is not None or high is not None:
@@ -594,7 +642,7 @@ def _live(raw: Any, errs: _Collector) -> dict | None:
     amount = (
         0
         if direction == "on"
-        else _int(offset.get("amount"), errs, "live.offset.amount", minimum=1)
+        else _int(offset.get("amount"), errs, "live.offset.amount", minimum=1, maximum=MAX_COUNT)
     )
     if None in (event, prop, amount):
         return None

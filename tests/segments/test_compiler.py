@@ -476,3 +476,20 @@ def test_the_queryset_is_one_query_and_works_nested_as_a_subquery():
     # Nested: Django relabels the inner profile table; the correlation must follow it.
     outer = Profile.objects.filter(pk__in=qs.values("pk")).exclude(identity="nobody")
     assert list(outer.values_list("identity", flat=True)) == ["buyer"]
+
+
+@pytest.mark.parametrize("name", ["a.b", "$x", "café", "line\nbreak", "[0]", "back\\slash", "*"])
+def test_unusual_property_names_work_at_the_top_level_and_nested(name):
+    event_with("odd", **{name: "v", "List": [{name: "w"}]})
+    event_with("other", **{name: "z"})
+    assert matching(did("Charged", properties=[prop(name, "equals", "V")])) == {"odd"}
+    assert matching(did("Charged", properties=[prop(name, "contains", "v")])) == {"odd"}
+    assert matching(did("Charged", properties=[prop(f"List|{name}", "equals", "w")])) == {"odd"}
+
+
+def test_an_invalid_definition_raises_definition_error_not_a_database_error():
+    from apps.segments.definitions import DefinitionError
+
+    with pytest.raises(DefinitionError) as exc:
+        profiles_matching({"profile": [prop("A", "between", [1])]}, now=NOW, tz_name="UTC")
+    assert "profile[0].value" in exc.value.errors
