@@ -513,3 +513,91 @@ def test_exactly_zero_times_is_shown_beside_the_count_box_that_is_visible(market
     )
     assert response.status_code == 400
     assert "did not" in _error_near(response, "cond-0-count_n")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {
+            "cond-0-type": "event",
+            "cond-0-event": "X",
+            "cond-0-period": "someday",
+            "cond-0-count_op": "often",
+            "cond-0-count_n": "-3",
+        },
+        {
+            "cond-0-type": "group",
+            "cond-0-match": "some",
+            "cond-0-sub-0-did": "did",
+            "cond-0-sub-0-event": "X",
+            "cond-0-sub-0-prop-0-name": "A",
+            "cond-0-sub-0-prop-0-operator": "between",
+            "cond-0-sub-0-prop-0-value": "z",
+            "cond-0-sub-0-prop-0-value2": "a",
+        },
+        {"kind": "live", "live-type": "bogus", "live-event": ""},
+        {
+            "kind": "live",
+            "live-type": "date_property",
+            "live-event": "Flight Booked",
+            "live-property": "",
+            "live-direction": "sideways",
+            "live-amount": "1.5",
+            "live-unit": "weeks",
+        },
+        {
+            "radius-0-label": "x",
+            "radius-0-latitude": "91",
+            "radius-0-longitude": "abc",
+            "radius-0-km": "0",
+        },
+        {
+            "reach-has_email": "perhaps",
+            "gender": ["X", "F"],
+            "age_min": "40",
+            "age_max": "20",
+            "app-0-name": "colour",
+            "app-0-operator": "equals",
+            "app-0-value": "red",
+        },
+        {"action": "remove-cond-7-prop-3"},
+        {"action": "add-nothing"},
+    ],
+)
+def test_odd_input_gets_field_errors_or_is_ignored_never_a_server_error(marketer_client, fields):
+    for url in (NEW_URL, "/segments/estimate/"):
+        response = marketer_client.post(url, {"name": "Odd", **fields})
+        assert response.status_code in (200, 400), (url, response.status_code)
+    assert not Segment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_unknown_choices_fall_back_to_the_defaults(marketer_client):
+    response = marketer_client.post(
+        NEW_URL,
+        {
+            "name": "Odd",
+            "kind": "sideways",
+            "match": "most",
+            "cond-0-type": "weird",
+            "cond-0-did": "maybe",
+            "cond-0-event": "Charged",
+            "cond-0-period": "someday",
+            "cond-0-count_op": "often",
+            "cond-0-count_n": "2",
+        },
+    )
+    assert response.status_code == 302
+    segment = Segment.objects.get()
+    assert segment.kind == "past"
+    assert segment.definition["behaviour"]["conditions"] == [
+        {
+            "type": "event",
+            "did": True,
+            "event": "Charged",
+            "period": None,
+            "count": {"min": 2, "max": None},
+            "properties": [],
+        }
+    ]
