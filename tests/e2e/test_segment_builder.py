@@ -104,3 +104,29 @@ def test_a_marketer_builds_a_segment_and_watches_the_estimate(page, screenshot):
     page.wait_for_selector("input[name=cond-0-prop-0-value]")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     screenshot(page, "segment-builder-phone")
+
+
+def test_a_bad_radius_is_shown_beside_its_field_and_in_the_estimate(page, screenshot):
+    cache.clear()
+    UserFactory(username="mia", role=Role.MARKETER)
+    log_in(page, "mia")
+
+    page.goto("/segments/new/")
+    page.fill("input[name=name]", "Near Atlantis")
+    page.click("button:has-text('+ Centre')")
+    page.wait_for_selector("input[name=radius-0-label]")
+    page.fill("input[name=radius-0-label]", "Atlantis")  # not a known city, no coordinates
+    page.wait_for_selector("#estimate-errors:has-text('Radius centre 1')")
+
+    page.get_by_role("button", name="Save segment").click()
+    error = page.locator("#radius-0-latitude-error")
+    error.wait_for()
+    assert error.is_visible() and "centre" in error.inner_text()
+    assert page.input_value("input[name=radius-0-label]") == "Atlantis"
+    screenshot(page, "segment-builder-error")
+
+    page.fill("input[name=radius-0-label]", "Paris, France")  # a demo city: its centre is used
+    page.get_by_role("button", name="Save segment").click()
+    page.wait_for_selector("h1:has-text('Near Atlantis')")
+    assert "Within 25 km of Paris, France" in page.inner_text("main")
+    assert Segment.objects.get(name="Near Atlantis").definition["radius"][0]["latitude"] == 48.8566
