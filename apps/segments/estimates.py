@@ -1,8 +1,12 @@
 """Reach estimates: how many profiles a definition qualifies and how many each channel reaches.
 
-One SQL statement per estimate (COUNT(*) FILTER (...) aggregates over the compiled queryset),
-cached in Django's cache (Redis) under a sha256 of the normalised definition's canonical JSON,
-so the builder's debounced re-estimates of an unchanged definition cost no SQL at all.
+One SQL statement per estimate: COUNT(*) FILTER (...) aggregates over the compiled queryset,
+with one LATERAL probe of each matching profile's push devices (all three platforms at once),
+run with JIT off. PostgreSQL only, like the compiler. Results are cached in Django's cache
+(Redis) under a sha256 of the normalised definition's canonical JSON for ESTIMATE_TTL_SECONDS,
+so the builder's debounced re-estimates of an unchanged definition cost no SQL at all. The key
+does not include the clock or the account timezone: a cached figure may lag a moving "last N
+days" window or a timezone change by up to the TTL.
 """
 
 from __future__ import annotations
@@ -91,7 +95,8 @@ def reach_counts(profiles: QuerySet[Profile]) -> dict[str, int]:
         # The planner's cost for per-profile EXISTS subplans is far above jit_above_cost, and
         # JIT-compiling such a query costs 100-300 ms on this machine, more than most of
         # these queries take to run: switch it off for this transaction only.
-        cursor.execute("SET LOCAL jit = off")
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL jit = off")
         cursor.execute(REACH_SQL.format(matching=sql), params)
         row = cursor.fetchone()
     return dict(zip(REACH_FIELDS, row, strict=True))
