@@ -13,7 +13,13 @@ from typing import Any, ClassVar
 
 import httpx
 
-from apps.providers.http import http_client
+from apps.providers.http import (
+    DEFAULT_TIMEOUT,
+    basic_auth_header,
+    http_client,
+    provider_http_client_name,
+    send_concurrently,
+)
 
 
 class SendStatus(enum.StrEnum):
@@ -118,7 +124,87 @@ def post_or_retryable(
         kwargs["timeout"] = timeout
     try:
         return http_client().request(method, url, **kwargs)
-    except httpx.TimeoutException as error:
-        return SendResult(recipient, SendStatus.RETRYABLE, error=f"timeout: {error!r}")
     except httpx.HTTPError as error:
-        return SendResult(recipient, SendStatus.RETRYABLE, error=f"connection error: {error!r}")
+        return _retryable(recipient, error)
+
+
+@dataclass(frozen=True)
+class ProviderRequest:
+    """One HTTP request an adapter wants sent for `recipient`; `options` are httpx's request
+    keywords (data, json, content, params, headers) plus `auth` as a (user, password) pair."""
+
+    recipient: str
+    url: str
+    options: dict[str, Any] = field(default_factory=dict)
+    method: str = "POST"
+
+
+def _retryable(recipient: str, error: BaseException) -> SendResult:
+    if isinstance(error, httpx.TimeoutException | TimeoutError):
+        return SendResult(recipient, SendStatus.RETRYABLE, error=f"timeout: {error!r}")
+    return SendResult(recipient, SendStatus.RETRYABLE, error=f"connection error: {error!r}")
+
+
+def post_each_or_retryable(
+    requests: list[ProviderRequest], *, settings: dict[str, Any]
+) -> list[httpx.Response | SendResult]:
+    """A batch's requests, one answer each in order, as `post_or_retryable` gives for one.
+    With the aiohttp client (the default) they are in flight together over the shared pool,
+    so a batch takes a few round trips instead of one per message; with httpx they go one
+    after the other."""
+    if provider_http_client_name() == "httpx":
+        return [
+            post_or_retryable(r.recipient, r.url, settings=settings, method=r.method, **r.options)
+            for r in requests
+        ]
+    built: list[httpx.Request | SendResult] = []
+    for request in requests:
+        options = dict(request.options)
+        auth = options.pop("auth", None)
+        try:
+            prepared = http_client().build_request(request.method, request.url, **options)
+        except (httpx.HTTPError, httpx.InvalidURL) as error:  # e.g. a malformed base URL
+            built.append(_retryable(request.recipient, error))
+            continue
+        if auth is not None:
+            prepared.headers["Authorization"] = basic_auth_header(*auth)
+        built.append(prepared)
+    to_send = [item for item in built if isinstance(item, httpx.Request)]
+    answers = iter(
+        send_concurrently(to_send, timeout=request_timeout(settings) or DEFAULT_TIMEOUT)
+        if to_send
+        else []
+    )
+    results: list[httpx.Response | SendResult] = []
+    for request, item in zip(requests, built, strict=True):
+        if isinstance(item, SendResult):
+            results.append(item)
+            continue
+        answer = next(answers)
+        results.append(
+            _retryable(request.recipient, answer) if isinstance(answer, Exception) else answer
+        )
+    return results
+
+
+class HttpSmsAdapter(Adapter):
+    """An SMS API that takes one message per HTTP request: subclasses say how to ask
+    (`request_for`) and what an answer means (`result_for`); a batch is sent together."""
+
+    channel = "sms"
+
+    def send(self, messages: list[SmsMessage]) -> list[SendResult]:
+        answers = post_each_or_retryable(
+            [self.request_for(message) for message in messages], settings=self.config.settings
+        )
+        return [
+            answer if isinstance(answer, SendResult) else self.result_for(message.to, answer)
+            for message, answer in zip(messages, answers, strict=True)
+        ]
+
+    def request_for(self, message: SmsMessage) -> ProviderRequest:
+        raise NotImplementedError
+
+    @staticmethod
+    def result_for(recipient: str, response: httpx.Response) -> SendResult:
+        raise NotImplementedError

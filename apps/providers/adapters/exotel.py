@@ -21,24 +21,20 @@ import re
 import httpx
 
 from apps.providers.adapters.base import (
-    Adapter,
+    HttpSmsAdapter,
+    ProviderRequest,
     SendResult,
     SendStatus,
     SmsMessage,
-    post_or_retryable,
 )
 
 SETUP_ERROR = re.compile(r"'From'|\bfrom\b|sender|dlt|entity", re.IGNORECASE)
 
 
-class ExotelAdapter(Adapter):
+class ExotelAdapter(HttpSmsAdapter):
     kind = "exotel"
-    channel = "sms"
 
-    def send(self, messages: list[SmsMessage]) -> list[SendResult]:
-        return [self.send_one(message) for message in messages]
-
-    def send_one(self, message: SmsMessage) -> SendResult:
+    def request_for(self, message: SmsMessage) -> ProviderRequest:
         config = self.config
         credentials, settings = config.credentials, config.settings
         form = {
@@ -53,10 +49,7 @@ class ExotelAdapter(Adapter):
         account_sid = str(credentials.get("account_sid", ""))
         url = f"{config.base_url.rstrip('/')}/v1/Accounts/{account_sid}/Sms/send.json"
         auth = (str(credentials.get("api_key", "")), str(credentials.get("api_token", "")))
-        response = post_or_retryable(message.to, url, settings=settings, data=form, auth=auth)
-        if isinstance(response, SendResult):
-            return response
-        return self.result_for(message.to, response)
+        return ProviderRequest(message.to, url, {"data": form, "auth": auth})
 
     @staticmethod
     def result_for(recipient: str, response: httpx.Response) -> SendResult:

@@ -26,22 +26,18 @@ import re
 import httpx
 
 from apps.providers.adapters.base import (
-    Adapter,
+    HttpSmsAdapter,
+    ProviderRequest,
     SendResult,
     SendStatus,
     SmsMessage,
-    post_or_retryable,
 )
 
 SETUP_ERROR = re.compile(r"auth|template|sender|flow|balance|\bip\b", re.IGNORECASE)
 
 
-class Msg91Adapter(Adapter):
+class Msg91Adapter(HttpSmsAdapter):
     kind = "msg91"
-    channel = "sms"
-
-    def send(self, messages: list[SmsMessage]) -> list[SendResult]:
-        return [self.send_one(message) for message in messages]
 
     def payload(self, message: SmsMessage) -> dict:
         settings = self.config.settings
@@ -57,18 +53,16 @@ class Msg91Adapter(Adapter):
             "recipients": [recipient],
         }
 
-    def send_one(self, message: SmsMessage) -> SendResult:
+    def request_for(self, message: SmsMessage) -> ProviderRequest:
         config = self.config
-        response = post_or_retryable(
+        return ProviderRequest(
             message.to,
             f"{config.base_url.rstrip('/')}/api/v5/flow/",
-            settings=config.settings,
-            json=self.payload(message),
-            headers={"authkey": str(config.credentials.get("authkey", ""))},
+            {
+                "json": self.payload(message),
+                "headers": {"authkey": str(config.credentials.get("authkey", ""))},
+            },
         )
-        if isinstance(response, SendResult):
-            return response
-        return self.result_for(message.to, response)
 
     @staticmethod
     def result_for(recipient: str, response: httpx.Response) -> SendResult:

@@ -24,11 +24,11 @@ from __future__ import annotations
 import httpx
 
 from apps.providers.adapters.base import (
-    Adapter,
+    HttpSmsAdapter,
+    ProviderRequest,
     SendResult,
     SendStatus,
     SmsMessage,
-    post_or_retryable,
 )
 
 PERMANENT_CODES = frozenset(
@@ -36,12 +36,8 @@ PERMANENT_CODES = frozenset(
 )
 
 
-class NetcoreAdapter(Adapter):
+class NetcoreAdapter(HttpSmsAdapter):
     kind = "netcore"
-    channel = "sms"
-
-    def send(self, messages: list[SmsMessage]) -> list[SendResult]:
-        return [self.send_one(message) for message in messages]
 
     def payload(self, message: SmsMessage) -> dict[str, str]:
         settings = self.config.settings
@@ -56,18 +52,16 @@ class NetcoreAdapter(Adapter):
         optional = ("dlt_template_id", "dlt_entity_id", "reference")
         return {key: value for key, value in payload.items() if value or key not in optional}
 
-    def send_one(self, message: SmsMessage) -> SendResult:
+    def request_for(self, message: SmsMessage) -> ProviderRequest:
         config = self.config
-        response = post_or_retryable(
+        return ProviderRequest(
             message.to,
             f"{config.base_url.rstrip('/')}/api/v1/sms/send",
-            settings=config.settings,
-            json=self.payload(message),
-            headers={"api_key": str(config.credentials.get("api_key", ""))},
+            {
+                "json": self.payload(message),
+                "headers": {"api_key": str(config.credentials.get("api_key", ""))},
+            },
         )
-        if isinstance(response, SendResult):
-            return response
-        return self.result_for(message.to, response)
 
     @staticmethod
     def result_for(recipient: str, response: httpx.Response) -> SendResult:

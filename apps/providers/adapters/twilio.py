@@ -23,25 +23,21 @@ from __future__ import annotations
 import httpx
 
 from apps.providers.adapters.base import (
-    Adapter,
+    HttpSmsAdapter,
+    ProviderRequest,
     SendResult,
     SendStatus,
     SmsMessage,
-    post_or_retryable,
 )
 
 CONFIGURATION_CODES = frozenset({20003, 20404, 21212, 21603, 21606, 21659})
 RETRYABLE_CODES = frozenset({20429})
 
 
-class TwilioAdapter(Adapter):
+class TwilioAdapter(HttpSmsAdapter):
     kind = "twilio"
-    channel = "sms"
 
-    def send(self, messages: list[SmsMessage]) -> list[SendResult]:
-        return [self.send_one(message) for message in messages]
-
-    def send_one(self, message: SmsMessage) -> SendResult:
+    def request_for(self, message: SmsMessage) -> ProviderRequest:
         config = self.config
         account_sid = str(config.credentials.get("account_sid", ""))
         auth_token = str(config.credentials.get("auth_token", ""))
@@ -51,12 +47,7 @@ class TwilioAdapter(Adapter):
         else:
             form["From"] = config.settings.get("from_number", "")
         url = f"{config.base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        response = post_or_retryable(
-            message.to, url, settings=config.settings, data=form, auth=(account_sid, auth_token)
-        )
-        if isinstance(response, SendResult):
-            return response
-        return self.result_for(message.to, response)
+        return ProviderRequest(message.to, url, {"data": form, "auth": (account_sid, auth_token)})
 
     @staticmethod
     def result_for(recipient: str, response: httpx.Response) -> SendResult:

@@ -25,11 +25,11 @@ from __future__ import annotations
 import httpx
 
 from apps.providers.adapters.base import (
-    Adapter,
+    HttpSmsAdapter,
+    ProviderRequest,
     SendResult,
     SendStatus,
     SmsMessage,
-    post_or_retryable,
 )
 
 PERMANENT_STATUSES = frozenset({"3", "6", "7", "12", "22", "29", "33"})
@@ -44,14 +44,10 @@ def is_gsm_7bit(text: str) -> bool:
     return all(character in GSM_7BIT for character in text)
 
 
-class VonageAdapter(Adapter):
+class VonageAdapter(HttpSmsAdapter):
     kind = "vonage"
-    channel = "sms"
 
-    def send(self, messages: list[SmsMessage]) -> list[SendResult]:
-        return [self.send_one(message) for message in messages]
-
-    def send_one(self, message: SmsMessage) -> SendResult:
+    def request_for(self, message: SmsMessage) -> ProviderRequest:
         config = self.config
         form = {
             "api_key": str(config.credentials.get("api_key", "")),
@@ -64,15 +60,9 @@ class VonageAdapter(Adapter):
             form["type"] = "unicode"
         if message.idempotency_key:
             form["client-ref"] = message.idempotency_key[:100]
-        response = post_or_retryable(
-            message.to,
-            f"{config.base_url.rstrip('/')}/sms/json",
-            settings=config.settings,
-            data=form,
+        return ProviderRequest(
+            message.to, f"{config.base_url.rstrip('/')}/sms/json", {"data": form}
         )
-        if isinstance(response, SendResult):
-            return response
-        return self.result_for(message.to, response)
 
     @staticmethod
     def result_for(recipient: str, response: httpx.Response) -> SendResult:
