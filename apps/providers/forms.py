@@ -93,9 +93,15 @@ KIND_FIELDS: dict[str, list[FieldSpec]] = {
     "ses": [
         _cred("access_key_id", "Access key id"),
         _cred("secret_access_key", "Secret access key"),
-        _set("region", "Region", required=True, help="e.g. eu-west-1"),
-        _set("from_email", "From email", required=True),
+        _set(
+            "region",
+            "Region",
+            required=True,
+            help="e.g. eu-west-1; the base URL is https://email.&lt;region&gt;.amazonaws.com.",
+        ),
+        _set("from_email", "From email", required=True, help="A verified SES identity."),
         _set("from_name", "From name"),
+        _set("configuration_set", "Configuration set", help="Sent as ConfigurationSetName."),
     ],
     "smtp": [
         _cred("username", "Username", required=False),
