@@ -106,32 +106,6 @@ def _fmt(template: str, x: Fragment, *values: Any) -> Fragment:
     return "".join(sql), params
 
 
-def _num(x: Fragment) -> Fragment:
-    return _fmt(
-        "(CASE WHEN jsonb_typeof({x}) = 'number' THEN ({x})::numeric "
-        "WHEN jsonb_typeof({x}) = 'string' AND ({x} #>> '{}') ~ '" + NUMERIC_RE + "' "
-        "THEN ({x} #>> '{}')::numeric END)",
-        x,
-    )
-
-
-def _txt(x: Fragment) -> Fragment:
-    return _fmt("(CASE WHEN jsonb_typeof({x}) = 'string' THEN {x} #>> '{}' END)", x)
-
-
-def _date(x: Fragment) -> Fragment:
-    return _fmt(
-        "(CASE WHEN jsonb_typeof({x}) = 'string' AND ({x} #>> '{}') ~ '"
-        + DATE_PREFIX_RE
-        + "' THEN left({x} #>> '{}', 10) END)",
-        x,
-    )
-
-
-def _bool(x: Fragment) -> Fragment:
-    return _fmt("(CASE WHEN jsonb_typeof({x}) = 'boolean' THEN ({x})::boolean END)", x)
-
-
 def _param(value: Any) -> Any:
     # Decimal so numbers compare exactly against jsonb numerics (0.1 stays 0.1).
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -139,39 +113,92 @@ def _param(value: Any) -> Any:
     return value
 
 
-def _compare(x: Fragment, op: str, value: Any) -> Fragment:
-    """x <op> value for one JSON element x, typed by the value's kind. May yield NULL."""
+_TEXT = "({x} #>> '{}')"  # a jsonb string's text
+
+
+def _add_compare(branches: dict[str, list[Fragment]], x: Fragment, op: str, value: Any) -> None:
+    """Add `x <op> value` to the branch of each JSON type it can hold for: a number value
+    matches JSON numbers and numeric strings, a date value date-prefixed strings, text strings,
+    a boolean booleans. Inside a branch the type is known, so casts cannot fail."""
     kind = value_kind(value)
     sql_op = _SQL_OPS[op]
     if kind == "number":
-        return _fmt("{x} " + sql_op + " %s", _num(x), _param(value))
-    if kind == "bool":
-        if op != "equals":
-            return "FALSE", []
-        return _fmt("{x} = %s", _bool(x), value)
-    if kind == "date":
-        return _fmt('{x} COLLATE "C" ' + sql_op + " %s", _date(x), value)
-    if op == "equals":
-        return _fmt("lower({x}) = lower(%s)", _txt(x), value)
-    return _fmt('{x} COLLATE "C" ' + sql_op + " %s", _txt(x), value)
-
-
-def _positive(x: Fragment, op: str, value: Any) -> Fragment:
-    """A positive operator applied to one JSON element x. May yield NULL (= no match)."""
-    if op == "exists":
-        return _fmt("({x} IS NOT NULL AND jsonb_typeof({x}) <> 'null')", x)
-    if op == "contains":
-        return _fmt("strpos(lower({x}), lower(%s)) > 0", _txt(x), value)
-    if op == "between":
-        return _and(
-            [
-                _compare(x, "greater_than_equals", value[0]),
-                _compare(x, "less_than_equals", value[1]),
-            ]
+        branches["number"].append(_fmt("({x})::numeric " + sql_op + " %s", x, _param(value)))
+        branches["string"].append(
+            _fmt(
+                f"CASE WHEN {_TEXT} ~ '{NUMERIC_RE}' THEN {_TEXT}::numeric {sql_op} %s END",
+                x,
+                _param(value),
+            )
         )
-    if op == "equals" and isinstance(value, list):
-        return _or([_fmt("COALESCE({x}, FALSE)", _compare(x, "equals", v)) for v in value])
-    return _compare(x, op, value)
+    elif kind == "bool":
+        if op == "equals":
+            branches["boolean"].append(_fmt("({x})::boolean = %s", x, value))
+    elif kind == "date":
+        branches["string"].append(
+            _fmt(
+                f"CASE WHEN {_TEXT} ~ '{DATE_PREFIX_RE}' "
+                f'THEN left({_TEXT}, 10) COLLATE "C" {sql_op} %s END',
+                x,
+                value,
+            )
+        )
+    elif op == "equals":
+        branches["string"].append(_fmt(f"lower({_TEXT}) = lower(%s)", x, value))
+    else:
+        branches["string"].append(_fmt(f'{_TEXT} COLLATE "C" {sql_op} %s', x, value))
+
+
+def _typed_branches(x: Fragment, op: str, value: Any) -> dict[str, list[Fragment]]:
+    branches: dict[str, list[Fragment]] = {"number": [], "string": [], "boolean": []}
+    if op == "contains":
+        branches["string"].append(_fmt(f"strpos(lower({_TEXT}), lower(%s)) > 0", x, value))
+    elif op == "between":
+        low: dict[str, list[Fragment]] = {"number": [], "string": [], "boolean": []}
+        high: dict[str, list[Fragment]] = {"number": [], "string": [], "boolean": []}
+        _add_compare(low, x, "greater_than_equals", value[0])
+        _add_compare(high, x, "less_than_equals", value[1])
+        for kind in branches:
+            if low[kind] and high[kind]:
+                # Both bounds have the same kind (validated), so one branch each.
+                branches[kind].append(_and([low[kind][0], high[kind][0]]))
+    else:
+        for v in value if isinstance(value, list) else [value]:
+            _add_compare(branches, x, op, v)
+    return branches
+
+
+def _positive_json(x: Fragment, op: str, value: Any, *, lists: bool) -> Fragment:
+    """A positive operator on the JSON value x, as ONE `CASE jsonb_typeof(x)` so the value is
+    classified once per row. With `lists`, an array holds values to test (any element). The
+    result may be NULL (= no match)."""
+    if op == "exists":
+        if not lists:
+            return _fmt("jsonb_typeof({x}) <> 'null'", x)
+        return _fmt(
+            "CASE jsonb_typeof({x}) WHEN 'array' THEN EXISTS (SELECT 1 FROM "
+            "jsonb_array_elements({x}) AS el(v) WHERE jsonb_typeof(el.v) <> 'null') "
+            "WHEN 'null' THEN FALSE ELSE {x} IS NOT NULL END",
+            x,
+        )
+    sql = "CASE jsonb_typeof(" + x[0] + ")"
+    params = list(x[1])
+    any_branch = False
+    for kind, preds in _typed_branches(x, op, value).items():
+        if preds:
+            branch = _or(preds)
+            sql += f" WHEN '{kind}' THEN " + branch[0]
+            params += branch[1]
+            any_branch = True
+    if lists:
+        inner = _positive_json(("el.v", []), op, value, lists=False)
+        elements = _fmt("jsonb_array_elements({x})", x)
+        sql += f" WHEN 'array' THEN EXISTS (SELECT 1 FROM {elements[0]} AS el(v) WHERE {inner[0]})"
+        params += [*elements[1], *inner[1]]
+        any_branch = True
+    if not any_branch:
+        return "FALSE", []
+    return sql + " END", params
 
 
 def _jsonpath(segments: list[str]) -> str:
@@ -204,7 +231,7 @@ def _json_property(doc: str, name: str, op: str, value: Any) -> Fragment:
         # lower(doc ->> key) (plus a partial index for list values) can serve it:
         #   a string equal ignoring case, OR a list with such an element.
         x = f"({doc} -> %s)"
-        pred = _positive(element, "equals", value)
+        pred = _positive_json(element, "equals", value, lists=False)
         lowered = _lowered_array(values)
         sql = (
             f"((lower({doc} ->> %s) = ANY({lowered[0]}) AND jsonb_typeof({x}) = 'string') OR "
@@ -216,19 +243,10 @@ def _json_property(doc: str, name: str, op: str, value: Any) -> Fragment:
             return f"(NOT COALESCE({sql}, FALSE))", params
         return sql, params
     if len(segments) == 1:
-        x = (f"({doc} -> %s)", [name])
-        is_list = _fmt("jsonb_typeof({x}) = 'array'", x)
-        elements = _fmt("jsonb_array_elements({x})", x)
-        pred = _positive(element, positive_op, value)
-        scalar = _positive(x, positive_op, value)
-        # Scalars (the common case) are tested in place; only lists pay for unnesting.
-        sql = (
-            f"COALESCE(CASE WHEN {is_list[0]} THEN EXISTS (SELECT 1 FROM {elements[0]} AS el(v) "
-            f"WHERE {pred[0]}) ELSE {scalar[0]} END, FALSE)"
-        )
-        params = [*is_list[1], *elements[1], *pred[1], *scalar[1]]
+        pred = _positive_json((f"({doc} -> %s)", [name]), positive_op, value, lists=True)
+        sql, params = f"COALESCE({pred[0]}, FALSE)", pred[1]
     else:
-        pred = _positive(element, positive_op, value)
+        pred = _positive_json(element, positive_op, value, lists=False)
         sql = (
             "EXISTS (SELECT 1 FROM jsonb_path_query(" + doc + ", %s::jsonpath) AS el(v) "
             "WHERE " + pred[0] + ")"
