@@ -218,11 +218,8 @@ class SesWire(Wire):
             if problem := _address_problem(address):
                 return ses_error(400, "BadRequestException", problem)
 
-        simple = (
-            (mail.get("Content") or {}).get("Simple")
-            if isinstance(mail.get("Content"), dict)
-            else None
-        )
+        content = mail.get("Content")
+        simple = content.get("Simple") if isinstance(content, dict) else None
         if not isinstance(simple, dict):
             return ses_error(
                 400, "BadRequestException", "Content must contain Simple, Raw or Template."
