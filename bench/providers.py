@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import queue
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -121,7 +122,9 @@ def main() -> int:
         sandbox.client.clear()
         sandbox.client.set_faults(LABELS[0], error_rate=args.error_rate, error_status=500)
         run = uuid.uuid4().hex[:8]
+        sandbox_cpu_before = sandbox.cpu_seconds()
         sent = _send_all(args, group_id=group_id, run=run)
+        sent["cpu_seconds"]["sandbox"] = round(sandbox.cpu_seconds() - sandbox_cpu_before, 2)
         result.update(sent)
         result.update(_check(sandbox, run=run, total=args.messages, nicknames=nicknames))
     finally:
@@ -197,12 +200,18 @@ def _message(run: str, serial: int):
 def _worker(
     *, group_id: int, run: str, threads: int, batches, results, ready, start
 ) -> None:  # runs in a forked worker process
+    from django.core.cache import cache
     from django.db import connections
 
     from apps.providers.groups import group_send_sms
+    from apps.providers.http import send_concurrently
     from apps.providers.models import ProviderGroup
 
     group = ProviderGroup.objects.get(pk=group_id)
+    # A Celery worker is long-lived: the cache client and the HTTP session exist before its
+    # first batch, so they are set up here, before the clock starts.
+    cache.get("bench-providers-warm-up")
+    send_concurrently([])
     connections.close_all()  # each thread opens its own connection
 
     def task() -> None:
@@ -291,6 +300,7 @@ def _send_all(args, *, group_id: int, run: str) -> dict:
         worker.start()
     for _ in workers:
         ready.get(timeout=60)
+    children_before = _children_cpu_seconds()
     log(
         f"sending {args.messages} messages in {len(ranges)} batches of {args.batch_size}: "
         f"{args.processes} processes x {threads} threads, {args.client} client"
@@ -315,6 +325,10 @@ def _send_all(args, *, group_id: int, run: str) -> dict:
     for worker in workers:
         worker.join(timeout=30)
     return {
+        # CPU the sending processes used (their start-up is before the clock, but counted
+        # here): together with the sandbox's, a figure that does not depend on how busy the
+        # machine was.
+        "cpu_seconds": {"senders": round(_children_cpu_seconds() - children_before, 2)},
         "send_seconds": round(seconds, 3),
         "messages_per_s": round(args.messages / seconds),
         "accepted_reported": dict(accepted),
@@ -399,6 +413,11 @@ class Sandbox:
         log(f"sandbox up on http://127.0.0.1:{port} (pid {process.pid})")
         return sandbox
 
+    def cpu_seconds(self) -> float:
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.client.close()
         if self.process.poll() is None:
@@ -408,6 +427,11 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _load_average() -> list[float]:

@@ -96,12 +96,13 @@ def circuit_record(*, provider_id: int, results: list[SendResult]) -> None:
         elif result.status is SendStatus.RETRYABLE:
             trailing_failures += 1
     if any_accepted:
-        if cache.get(opened_key) is not None:
-            cache.delete_many([opened_key, probe_key])
+        # An accepted message closes the circuit. Deleting keys that may not exist costs
+        # the same one round trip as asking first, and this runs once per batch call.
         if trailing_failures:
             cache.set(failures_key, trailing_failures, timeout=_STATE_TTL_S)
+            cache.delete_many([opened_key, probe_key])
         else:
-            cache.delete(failures_key)
+            cache.delete_many([failures_key, opened_key, probe_key])
         if trailing_failures < _threshold():
             return
         count = trailing_failures

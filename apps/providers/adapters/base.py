@@ -157,18 +157,24 @@ def post_each_or_retryable(
             post_or_retryable(r.recipient, r.url, settings=settings, method=r.method, **r.options)
             for r in requests
         ]
+    client = http_client()
+    # A batch mostly repeats one URL and one login: parse and encode each once.
+    urls: dict[str, httpx.URL] = {}
+    logins: dict[tuple[str, str], str] = {}
     built: list[httpx.Request | SendResult] = []
     for request in requests:
         options = dict(request.options)
-        auth = options.pop("auth", None)
+        if (auth := options.pop("auth", None)) is not None:
+            auth = tuple(auth)
+            if (login := logins.get(auth)) is None:
+                login = logins[auth] = basic_auth_header(*auth)
+            options["headers"] = {**options.get("headers", {}), "Authorization": login}
         try:
-            prepared = http_client().build_request(request.method, request.url, **options)
+            if (url := urls.get(request.url)) is None:
+                url = urls[request.url] = httpx.URL(request.url)
+            built.append(client.build_request(request.method, url, **options))
         except (httpx.HTTPError, httpx.InvalidURL) as error:  # e.g. a malformed base URL
             built.append(_retryable(request.recipient, error))
-            continue
-        if auth is not None:
-            prepared.headers["Authorization"] = basic_auth_header(*auth)
-        built.append(prepared)
     to_send = [item for item in built if isinstance(item, httpx.Request)]
     answers = iter(
         send_concurrently(to_send, timeout=request_timeout(settings) or DEFAULT_TIMEOUT)
