@@ -13,6 +13,18 @@ ISO date string, a boolean), and NULL never satisfies a comparison. Negative ope
 values of the property, so a missing property satisfies them (CleverTap semantics) and a list
 property satisfies them only when no element matches.
 
+Shapes written so that indexes can serve them (PostgreSQL matches index expressions textually):
+  - built-in text columns and geography: `lower(col) = ANY(ARRAY[lower(v), ...])`
+    -> an expression index on lower(col);
+  - text equality on a top-level JSON property k:
+    `(lower(properties ->> k) = ANY(...) AND jsonb_typeof(properties -> k) = 'string')
+     OR (jsonb_typeof(properties -> k) = 'array' AND EXISTS (...elements...))`
+    -> an index on lower(properties ->> k) plus a partial index WHERE jsonb_typeof(properties
+    -> k) = 'array' give a BitmapOr (checked with EXPLAIN);
+  - dates of birth and first/last seen: plain range comparisons on the column;
+  - events: EXISTS correlated on (profile_id, name, ts), which PostgreSQL turns into a
+    semi/anti join when the count bounds are the default.
+
 The correlation to the outer profile row is written against a placeholder that is replaced by
 the profile table's alias at SQL compile time, so the queryset still works when Django nests it
 as a subquery (`profile__in=...`, INSERT ... SELECT) and relabels the table to U0.
