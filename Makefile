@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PROFILES ?= 1000000
 
-.PHONY: install run test lint format bench bench-segments services migrate browser
+.PHONY: install run test lint format bench bench-providers bench-segments services migrate browser
 
 install: $(STAMP)
 
@@ -49,6 +49,13 @@ format: install
 bench: install
 	bash .ci/services.sh
 	$(PY) bench/ingest.py --profiles $(PROFILES)
+
+# MESSAGES SMS through a two-provider group on the local sandbox (the first failing 30%
+# with 5xx) in herald_bench_providers; checks none is lost or sent twice.
+MESSAGES ?= 20000
+bench-providers: install
+	bash .ci/services.sh
+	$(PY) bench/providers.py --messages $(MESSAGES)
 
 # Seeds herald_bench_segments once (PROFILES profiles, ten events each), then times reach
 # estimates; add EXPLAIN=1 for the query plans.
