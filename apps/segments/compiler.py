@@ -435,6 +435,30 @@ def _event_condition(cond: dict, ctx: _Context) -> Fragment:
         )
         where.append(sql)
         params.extend(prop_params)
+    follow = cond.get("not_followed_by")
+    if follow:
+        # No matching follow-up event in [ts, ts + window]: an index probe on
+        # (profile_id, name, ts) per candidate occurrence.
+        follow_where = [
+            "fe.profile_id = ev.profile_id",
+            "fe.id <> ev.id",
+            "fe.name = %s",
+            "fe.ts >= ev.ts",
+            "fe.ts <= ev.ts + %s",
+        ]
+        follow_params: list[Any] = [follow["event"], dt.timedelta(minutes=follow["within_minutes"])]
+        for prop in follow["properties"]:
+            sql, prop_params = _json_property(
+                "fe.properties", prop["name"], prop["operator"], prop.get("value")
+            )
+            follow_where.append(sql)
+            follow_params.extend(prop_params)
+        where.append(
+            "NOT EXISTS (SELECT 1 FROM audience_event AS fe WHERE "
+            + " AND ".join(follow_where)
+            + ")"
+        )
+        params.extend(follow_params)
     body = "SELECT 1 FROM audience_event AS ev WHERE " + " AND ".join(where)
     if not cond["did"]:
         return f"NOT EXISTS ({body})", params

@@ -369,7 +369,9 @@ def _count(raw: Any, errs: _Collector, path: str) -> dict:
 
 
 def _event_condition(raw: Any, errs: _Collector, path: str) -> dict | None:
-    errs.unknown_keys(raw, {"type", "did", "event", "period", "count", "properties"}, path)
+    errs.unknown_keys(
+        raw, {"type", "did", "event", "period", "count", "properties", "not_followed_by"}, path
+    )
     did = raw.get("did", True)
     if not isinstance(did, bool):
         errs.add(_join(path, "did"), "Expected true (did) or false (did not).")
@@ -383,9 +385,12 @@ def _event_condition(raw: Any, errs: _Collector, path: str) -> dict | None:
     elif count["max"] == 0:
         errs.add(_join(path, "count.max"), "Use 'did not' for zero occurrences.")
     properties = _property_list(raw.get("properties"), errs, _join(path, "properties"))
+    not_followed_by = _not_followed_by(
+        raw.get("not_followed_by"), errs, _join(path, "not_followed_by"), did=did
+    )
     if event is None:
         return None
-    return {
+    cond = {
         "type": "event",
         "did": did,
         "event": event,
@@ -393,6 +398,37 @@ def _event_condition(raw: Any, errs: _Collector, path: str) -> dict | None:
         "count": count,
         "properties": properties,
     }
+    if not_followed_by:
+        cond["not_followed_by"] = not_followed_by
+    return cond
+
+
+def _not_followed_by(raw: Any, errs: _Collector, path: str, *, did: bool) -> dict | None:
+    """Extension to format v1 (optional, absent unless used): an occurrence counts only if no
+    matching `event` happened in the `within_minutes` after it - past-behaviour "did A and not
+    B within T" (abandoned cart). The window is judged as of now, so an occurrence younger
+    than T with no B yet counts."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        errs.add(path, "Expected {event, within_minutes, properties}.")
+        return None
+    if not did:
+        errs.add(path, "Only an event that was done can be 'not followed by' another.")
+        return None
+    errs.unknown_keys(raw, {"event", "within_minutes", "properties"}, path)
+    event = _text(raw.get("event"), errs, _join(path, "event"), label="an event name")
+    within = _int(
+        raw.get("within_minutes"),
+        errs,
+        _join(path, "within_minutes"),
+        minimum=1,
+        maximum=MAX_WITHIN_MINUTES,
+    )
+    properties = _property_list(raw.get("properties"), errs, _join(path, "properties"))
+    if event is None or within is None:
+        return None
+    return {"event": event, "within_minutes": within, "properties": properties}
 
 
 def _match(raw: Any, errs: _Collector, path: str) -> str:
@@ -779,6 +815,11 @@ def event_summary(cond: dict) -> str:
         line = f"Did not do {cond['event']} {_period_summary(cond['period'])}"
     if cond["properties"]:
         line += " where " + " and ".join(property_summary(p) for p in cond["properties"])
+    follow = cond.get("not_followed_by")
+    if follow:
+        line += f" not followed by {follow['event']} within {follow['within_minutes']} minutes"
+        if follow["properties"]:
+            line += " where " + " and ".join(property_summary(p) for p in follow["properties"])
     return line
 
 

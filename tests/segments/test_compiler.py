@@ -493,3 +493,40 @@ def test_an_invalid_definition_raises_definition_error_not_a_database_error():
     with pytest.raises(DefinitionError) as exc:
         profiles_matching({"profile": [prop("A", "between", [1])]}, now=NOW, tz_name="UTC")
     assert "profile[0].value" in exc.value.errors
+
+
+def test_not_followed_by_within_counts_only_occurrences_without_the_follow_up():
+    # Carts 30 hours ago; "Charged" after them at different delays.
+    cart_at = NOW - dt.timedelta(hours=30)
+    event_with("abandoned", "Added To Cart", ts=cart_at)
+    event_with("paid_soon", "Added To Cart", ts=cart_at)
+    event_with("paid_soon", "Charged", ts=cart_at + dt.timedelta(hours=2))
+    event_with("paid_late", "Added To Cart", ts=cart_at)
+    event_with("paid_late", "Charged", ts=cart_at + dt.timedelta(hours=26))
+    event_with("paid_before", "Charged", ts=cart_at - dt.timedelta(minutes=1))
+    event_with("paid_before", "Added To Cart", ts=cart_at)
+    # Two carts: the first paid, the second abandoned: still qualifies.
+    event_with("second_cart", "Added To Cart", ts=cart_at)
+    event_with("second_cart", "Charged", ts=cart_at + dt.timedelta(hours=1))
+    event_with("second_cart", "Added To Cart", ts=cart_at + dt.timedelta(hours=3))
+    defn = did(
+        "Added To Cart",
+        period={"type": "last_days", "days": 2},
+        not_followed_by={"event": "Charged", "within_minutes": 24 * 60},
+    )
+    assert matching(defn) == {"abandoned", "paid_late", "paid_before", "second_cart"}
+    defn["behaviour"]["conditions"][0]["count"] = {"min": 2, "max": None}
+    assert matching(defn) == set()
+
+
+def test_not_followed_by_honours_the_follow_up_properties_and_not_the_event_itself():
+    cart_at = NOW - dt.timedelta(hours=5)
+    event_with("paid_small", "Added To Cart", ts=cart_at)
+    event_with("paid_small", "Charged", ts=cart_at + dt.timedelta(hours=1), Amount=5)
+    event_with("paid_big", "Added To Cart", ts=cart_at)
+    event_with("paid_big", "Charged", ts=cart_at + dt.timedelta(hours=1), Amount=500)
+    big = {"event": "Charged", "within_minutes": 120,
+           "properties": [prop("Amount", "greater_than", 100)]}  # fmt: skip
+    assert matching(did("Added To Cart", not_followed_by=big)) == {"paid_small"}
+    again = {"event": "Added To Cart", "within_minutes": 60}
+    assert matching(did("Added To Cart", not_followed_by=again)) == {"paid_small", "paid_big"}

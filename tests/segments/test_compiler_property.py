@@ -146,6 +146,10 @@ def property_conditions(draw, names):
     return {"name": name, "operator": operator, "value": value}
 
 
+# Each optional part in about one definition in four, so results are not mostly empty.
+SOMETIMES = st.integers(0, 3).map(lambda n: n == 0)
+
+
 @st.composite
 def event_conditions(draw):
     did = draw(st.booleans())
@@ -169,7 +173,7 @@ def event_conditions(draw):
     if high == 0:
         high = None
     props = draw(st.lists(property_conditions(["A", "B", "Tags", "Items|C"]), max_size=2))
-    return {
+    cond = {
         "type": "event",
         "did": did,
         "event": draw(st.sampled_from(["Charged", "Cart"])),
@@ -177,10 +181,13 @@ def event_conditions(draw):
         "count": {"min": low, "max": high},
         "properties": props,
     }
-
-
-# Each optional section in about one definition in four, so results are not mostly empty.
-SOMETIMES = st.integers(0, 3).map(lambda n: n == 0)
+    if did and draw(SOMETIMES):
+        cond["not_followed_by"] = {
+            "event": draw(st.sampled_from(["Charged", "Cart"])),
+            "within_minutes": draw(st.sampled_from([60, 300, 1440])),
+            "properties": draw(st.lists(property_conditions(["A", "Tags"]), max_size=1)),
+        }
+    return cond
 
 
 @st.composite
@@ -342,6 +349,25 @@ def profile_values(p: dict, name: str, tz) -> list:
     return values_of(p["properties"], name)
 
 
+def followed(p: dict, ev: dict, follow: dict) -> bool:
+    """Whether another event `follow` matching its properties came within the window after."""
+    ts = NOW - dt.timedelta(hours=ev["hours"])
+    window = dt.timedelta(minutes=follow["within_minutes"])
+    for other in p["events"]:
+        other_ts = NOW - dt.timedelta(hours=other["hours"])
+        if (
+            other is not ev
+            and other["name"] == follow["event"]
+            and ts <= other_ts <= ts + window
+            and all(
+                condition_holds(values_of(other["properties"], c["name"]), c)
+                for c in follow["properties"]
+            )
+        ):
+            return True
+    return False
+
+
 def event_holds(p: dict, cond: dict, tz) -> bool:
     n = 0
     for ev in p["events"]:
@@ -356,10 +382,13 @@ def event_holds(p: dict, cond: dict, tz) -> bool:
             local_day = ts.astimezone(tz).date().isoformat()
             if not period["from"] <= local_day <= period["to"]:
                 continue
-        if all(
+        if not all(
             condition_holds(values_of(ev["properties"], c["name"]), c) for c in cond["properties"]
         ):
-            n += 1
+            continue
+        if cond.get("not_followed_by") and followed(p, ev, cond["not_followed_by"]):
+            continue
+        n += 1
     if not cond["did"]:
         return n == 0
     low, high = cond["count"]["min"], cond["count"]["max"]

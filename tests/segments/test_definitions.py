@@ -72,6 +72,18 @@ def test_normalising_is_idempotent():
     assert once["radius"][0]["latitude"] == 48.85
 
 
+def test_not_followed_by_is_kept_only_when_given():
+    plain = definition_validate(behaviour(event()))
+    assert "not_followed_by" not in plain["behaviour"]["conditions"][0]
+    follow = {"event": "Charged", "within_minutes": "1440"}
+    defn = definition_validate(behaviour(event(event="Added To Cart", not_followed_by=follow)))
+    (cond,) = defn["behaviour"]["conditions"]
+    assert cond["not_followed_by"] == {"event": "Charged", "within_minutes": 1440, "properties": []}
+    assert definition_summary(defn) == [
+        "Did Added To Cart at least once ever not followed by Charged within 1440 minutes"
+    ]
+
+
 def test_did_not_ignores_count():
     defn = definition_validate(behaviour(event(did=False, count={"min": 3, "max": 5})))
     assert defn["behaviour"]["conditions"][0]["count"] == {"min": 1, "max": None}
@@ -143,6 +155,14 @@ def test_did_not_ignores_count():
          "behaviour"),
         ({"live": {"type": "action", "event": "A"}}, "live"),
         ({"kind": "future"}, "kind"),
+        (behaviour(event(not_followed_by={"event": "Charged"})),
+         "behaviour.conditions[0].not_followed_by.within_minutes"),
+        (behaviour(event(not_followed_by={"within_minutes": 10})),
+         "behaviour.conditions[0].not_followed_by.event"),
+        (behaviour(event(did=False, not_followed_by={"event": "A", "within_minutes": 10})),
+         "behaviour.conditions[0].not_followed_by"),
+        (behaviour(event(not_followed_by={"event": "A", "within_minutes": 10, "x": 1})),
+         "behaviour.conditions[0].not_followed_by.x"),
         ({"profile": [{"name": "A", "operator": "equals", "value": "nul\x00"}]},
          "profile[0].value"),
         ({"profile": [{"name": "A\x00", "operator": "exists"}]}, "profile[0].name"),
