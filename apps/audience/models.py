@@ -129,6 +129,8 @@ class Event(models.Model):
     class Meta:
         indexes = [
             # "Who did X between A and B": range scan on one event name, then join profiles.
+            # On PostgreSQL migration 0007 rebuilds it with INCLUDE (profile_id), so that join
+            # visits no heap page (not declared here: SQLite has no INCLUDE and would warn).
             models.Index(fields=["name", "ts"], name="event_name_ts_idx"),
             # EXISTS / NOT EXISTS per profile ("did X in the last N days", counts per profile)
             # and the profile timeline: an index probe per profile. Every index here is paid
