@@ -85,12 +85,10 @@ DEFINITIONS: dict[str, dict] = {
             ],
         },
     },
-    # Abandoned cart: "did Added To Cart and not Charged within 1 day". Format v1 has no
-    # "not followed by within T" for past behaviour (conditions are independent of each
-    # other), so the closest honest form is: added to cart in the last day and did not
-    # pay in that same last day. It differs from the exact meaning for people who paid
-    # and then filled a new cart (excluded here) and for carts older than a day that
-    # stayed unpaid for a day (not included here).
+    # Abandoned cart: "did Added To Cart and not Charged within 1 day" — carts of the last
+    # week not followed by a purchase within a day, with the `not_followed_by` extension
+    # of format v1 (a cart younger than a day with no purchase yet counts, as the extension
+    # judges the window as of now).
     "abandoned_cart": {
         "version": 1,
         "kind": "past",
@@ -101,14 +99,9 @@ DEFINITIONS: dict[str, dict] = {
                     "type": "event",
                     "did": True,
                     "event": "Added To Cart",
-                    "period": {"type": "last_days", "days": 1},
-                },
-                {
-                    "type": "event",
-                    "did": False,
-                    "event": "Charged",
-                    "period": {"type": "last_days", "days": 1},
-                },
+                    "period": {"type": "last_days", "days": 7},
+                    "not_followed_by": {"event": "Charged", "within_minutes": 1440},
+                }
             ],
         },
     },
