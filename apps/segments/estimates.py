@@ -32,6 +32,26 @@ ESTIMATE_TTL_SECONDS = 600
 CACHE_PREFIX = "segments:estimate:v1:"
 
 
+COUNTING_NEEDS_POSTGRESQL = (
+    "Counting a segment needs PostgreSQL: the embedded SQLite default of `make run` can build "
+    "and save segments but not count them. Start Herald with DATABASE_URL (and REDIS_URL) "
+    "pointing at PostgreSQL (and Redis) to see reach and matching users."
+)
+
+
+class CountingUnavailable(Exception):
+    """The database cannot run the segment compiler's SQL (it is written for PostgreSQL)."""
+
+
+def counting_available() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _require_counting() -> None:
+    if not counting_available():
+        raise CountingUnavailable(COUNTING_NEEDS_POSTGRESQL)
+
+
 @dataclasses.dataclass(frozen=True)
 class ReachEstimate:
     total: int
@@ -114,6 +134,7 @@ def segment_estimate(*, definition: dict, use_cache: bool = True) -> ReachEstima
         cached = cache.get(key)
         if cached is not None:
             return ReachEstimate.from_dict(cached)
+    _require_counting()
     counts = reach_counts(profiles_matching(normalised))
     estimate = ReachEstimate(computed_at=timezone.now(), **counts)
     cache.set(key, estimate.as_dict(), ESTIMATE_TTL_SECONDS)
@@ -123,6 +144,7 @@ def segment_estimate(*, definition: dict, use_cache: bool = True) -> ReachEstima
 def segment_sample(*, definition: dict, limit: int = 10) -> list[Profile]:
     """A few matching profiles for the builder's preview (most recently seen first)."""
     normalised = definition_validate(definition)
+    _require_counting()
     return list(
         profiles_matching(normalised)
         .order_by("-last_seen", "-id")

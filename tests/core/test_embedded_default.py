@@ -95,6 +95,20 @@ def test_embedded_default_serves_the_dashboard_with_demo_data(embedded_env, tmp_
             audience = browser.get("/audience/")
             assert audience.status_code == 200
             assert "Audience" in audience.text
+            # Segments are built and saved on SQLite too; counting them says what it needs.
+            builder = browser.get("/segments/new/")
+            assert builder.status_code == 200
+            estimate = browser.post(
+                "/segments/estimate/",
+                data={
+                    "definition": '{"profile": [{"name": "Country", "operator": "equals",'
+                    ' "value": "India"}]}',
+                    "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+                },
+                headers={"Referer": f"{base}/segments/new/", "HX-Request": "true"},
+            )
+            assert estimate.status_code == 200
+            assert "Counting a segment needs PostgreSQL" in estimate.text
 
         api = httpx.get(
             f"{base}/1/profile.json",
