@@ -69,7 +69,7 @@ def main() -> int:
     )
     parser.add_argument("--processes", type=int, default=2, help="worker processes")
     parser.add_argument(
-        "--concurrency", type=int, default=4, help="threads per worker process (batch tasks)"
+        "--concurrency", type=int, default=2, help="threads per worker process (batch tasks)"
     )
     parser.add_argument(
         "--client",
@@ -265,6 +265,7 @@ def _send_batch(group_send_sms, group, run: str, batch: tuple[int, int]) -> dict
 
 
 def _send_all(args, *, group_id: int, run: str) -> dict:
+    from django.core.cache import cache
     from django.db import connections
 
     context = multiprocessing.get_context("fork")
@@ -279,6 +280,9 @@ def _send_all(args, *, group_id: int, run: str) -> dict:
     threads = args.concurrency
     for _ in range(args.processes * threads):
         batches.put(None)  # one stop mark per thread
+    # Import the cache client once here rather than in each worker (its connections are
+    # per process: redis-py opens new ones after fork).
+    cache.get("bench-providers-warm-up")
     connections.close_all()  # never share a database connection across fork
     workers = [
         context.Process(
