@@ -77,9 +77,15 @@ def main() -> int:
         default=os.environ.get("HERALD_PROVIDER_HTTP_CLIENT") or "aiohttp",
         help="the pooled HTTP client the adapters use",
     )
+    parser.add_argument(
+        "--http-concurrency",
+        type=int,
+        default=int(os.environ.get("HERALD_PROVIDER_HTTP_CONCURRENCY") or 16),
+        help="requests of one batch in flight at once (aiohttp client)",
+    )
     parser.add_argument("--error-rate", type=float, default=0.3, help="5xx share on bench-a")
     args = parser.parse_args()
-    for name in ("messages", "batch_size", "processes", "concurrency"):
+    for name in ("messages", "batch_size", "processes", "concurrency", "http_concurrency"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if not 0 <= args.error_rate <= 1:
@@ -94,6 +100,7 @@ def main() -> int:
     os.environ.setdefault("HERALD_CACHE_PREFIX", "herald-bench-providers")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     os.environ["HERALD_PROVIDER_HTTP_CLIENT"] = args.client
+    os.environ["HERALD_PROVIDER_HTTP_CONCURRENCY"] = str(args.http_concurrency)
     os.environ.setdefault("HERALD_LOG_LEVEL", "WARNING")
     _ensure_database(os.environ["DATABASE_URL"])
 
@@ -111,6 +118,7 @@ def main() -> int:
         "processes": args.processes,
         "concurrency": args.concurrency,
         "client": args.client,
+        "http_concurrency": args.http_concurrency if args.client == "aiohttp" else 1,
         "provider_kind": "twilio",
         "first_provider_error_rate": args.error_rate,
         "cpus": os.cpu_count(),
