@@ -1,14 +1,20 @@
 """The transport helper every HTTP adapter sends through: answers come back, transport
 failures become retryable results."""
 
+import multiprocessing
+
 import httpx
+import pytest
 
 from apps.providers.adapters.base import (
+    ProviderRequest,
     SendResult,
     SendStatus,
+    post_each_or_retryable,
     post_or_retryable,
     request_timeout,
 )
+from apps.providers.http import PROVIDER_HTTP_CLIENTS, basic_auth_header, send_concurrently
 
 
 def test_request_timeout_follows_the_timeout_setting_and_caps_connecting_at_3_s():
@@ -51,3 +57,97 @@ def test_post_or_retryable_turns_a_refused_connection_into_a_retryable_result():
     assert result.recipient == "user@example.com"
     assert result.status is SendStatus.RETRYABLE
     assert result.error.startswith("connection error: ")
+
+
+def _twilio_request(sandbox, label: str, to: str, body: str = "Hi") -> ProviderRequest:
+    url = sandbox.url_for(label) + "/2010-04-01/Accounts/ACbase/Messages.json"
+    form = {"To": to, "Body": body, "From": "+15005550006"}
+    return ProviderRequest(to, url, {"data": form, "auth": ("ACbase", "token")})
+
+
+def test_a_batch_comes_back_in_order_with_each_requests_own_outcome(provider_sandbox):
+    provider_sandbox.client.set_faults("base-down", error_rate=1.0, error_status=503)
+    provider_sandbox.client.set_faults("base-hang", timeout_rate=1.0)
+    requests = [
+        _twilio_request(provider_sandbox, "base-ok", "+14155550001"),
+        _twilio_request(provider_sandbox, "base-down", "+14155550002"),
+        ProviderRequest("+14155550003", "http://127.0.0.1:9/p/refused/x", {"data": {"a": "b"}}),
+        _twilio_request(provider_sandbox, "base-hang", "+14155550004"),
+        _twilio_request(provider_sandbox, "base-ok", "+14155550005"),
+    ]
+
+    answers = post_each_or_retryable(requests, settings={"timeout_s": 0.5})
+
+    assert [type(answer) for answer in answers] == [
+        httpx.Response,
+        httpx.Response,
+        SendResult,
+        SendResult,
+        httpx.Response,
+    ]
+    assert [answers[0].status_code, answers[1].status_code, answers[4].status_code] == [
+        201,
+        503,
+        201,
+    ]
+    assert answers[0].json()["to"] == "+14155550001"
+    assert answers[4].json()["to"] == "+14155550005"
+    assert answers[2].recipient == "+14155550003"
+    assert answers[2].error.startswith("connection error: ")
+    assert answers[3].recipient == "+14155550004"
+    assert answers[3].error.startswith("timeout: ")
+    recorded = provider_sandbox.client.messages("base-ok")
+    assert sorted(m["recipient"] for m in recorded) == ["+14155550001", "+14155550005"]
+
+
+def test_aiohttp_and_httpx_send_the_same_request(provider_sandbox, monkeypatch):
+    received = {}
+    for client in PROVIDER_HTTP_CLIENTS:
+        monkeypatch.setenv("HERALD_PROVIDER_HTTP_CLIENT", client)
+        label = f"base-{client}"
+        request = _twilio_request(provider_sandbox, label, "+14155550100", "Grüße & 100% ✓")
+
+        [answer] = post_each_or_retryable([request], settings={})
+
+        assert answer.status_code == 201
+        [message] = provider_sandbox.client.messages(label)
+        received[client] = (message["body"], message["extra"])
+
+    assert received["aiohttp"] == received["httpx"]
+    body, extra = received["aiohttp"]
+    assert body == "Grüße & 100% ✓"
+    assert extra["auth_user"] == "ACbase"
+
+
+def test_basic_auth_header_is_what_httpx_sends():
+    request = httpx.Request("GET", "http://example.test/")
+    flow = httpx.BasicAuth("AC123", "sécret").auth_flow(request)
+
+    assert basic_auth_header("AC123", "sécret") == next(flow).headers["Authorization"]
+
+
+def _send_in_child(url: str, answers) -> None:
+    [response] = send_concurrently([httpx.Request("GET", url)])
+    answers.put(response.status_code if isinstance(response, httpx.Response) else repr(response))
+
+
+def test_a_forked_process_gets_its_own_aiohttp_session(provider_sandbox):
+    url = provider_sandbox.base_url + "/_sandbox/health"
+    [parent_answer] = send_concurrently([httpx.Request("GET", url)])
+    context = multiprocessing.get_context("fork")
+    answers = context.Queue()
+
+    child = context.Process(target=_send_in_child, args=(url, answers))
+    child.start()
+    child.join(timeout=30)
+
+    assert parent_answer.status_code == 200
+    assert answers.get(timeout=5) == 200
+    assert child.exitcode == 0
+
+
+def test_an_unknown_provider_http_client_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("HERALD_PROVIDER_HTTP_CLIENT", "urllib")
+
+    with pytest.raises(ValueError, match="HERALD_PROVIDER_HTTP_CLIENT"):
+        post_each_or_retryable([], settings={})
