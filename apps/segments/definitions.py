@@ -790,36 +790,57 @@ def _times(n: int) -> str:
 def _count_summary(count: dict) -> str:
     low, high = count["min"], count["max"]
     if high is None:
-        return f"at least {_times(low)}"
+        return f"at least {_times(low)}" if low else "any number of times"
     if low == high:
         return f"exactly {_times(low)}"
-    if low == 0:
+    if low <= 1:
+        # min 1 is how the builder stores "at most N" (0 would be "did not"): the 1 is implied.
         return f"at most {_times(high)}"
     return f"between {low} and {high} times"
 
 
+def _quantity(amount: int, unit: str) -> str:
+    """`1, "days"` -> "1 day", `2, "hours"` -> "2 hours" (units are stored plural)."""
+    return f"{amount} {unit[:-1] if amount == 1 and unit.endswith('s') else unit}"
+
+
+def _duration(minutes: int) -> str:
+    """A window in the largest unit that divides it exactly, as the builder shows it:
+    1440 -> "1 day", 90 -> "90 minutes"."""
+    for unit, size in (("days", 24 * 60), ("hours", 60)):
+        if minutes and minutes % size == 0:
+            return _quantity(minutes // size, unit)
+    return _quantity(minutes, "minutes")
+
+
 def _period_summary(period: dict | None) -> str:
     if period is None:
-        return "ever"
+        return ""
     if period["type"] == "last_days":
         days = period["days"]
-        return "in the last day" if days == 1 else f"in the last {days} days"
-    return f"between {period['from']} and {period['to']}"
+        return " in the last day" if days == 1 else f" in the last {days} days"
+    return f" between {period['from']} and {period['to']}"
+
+
+def _where(properties: list[dict]) -> str:
+    return (" where " + " and ".join(property_summary(p) for p in properties)) if properties else ""
 
 
 def event_summary(cond: dict) -> str:
+    period = _period_summary(cond["period"])
     if cond["did"]:
-        count = _count_summary(cond["count"])
-        line = f"Did {cond['event']} {count} {_period_summary(cond['period'])}"
+        line = f"Did {cond['event']} {_count_summary(cond['count'])}{period}"
+    elif period:
+        line = f"Did not do {cond['event']}{period}"
     else:
-        line = f"Did not do {cond['event']} {_period_summary(cond['period'])}"
-    if cond["properties"]:
-        line += " where " + " and ".join(property_summary(p) for p in cond["properties"])
+        line = f"Never did {cond['event']}"
+    line += _where(cond["properties"])
     follow = cond.get("not_followed_by")
     if follow:
-        line += f" not followed by {follow['event']} within {follow['within_minutes']} minutes"
-        if follow["properties"]:
-            line += " where " + " and ".join(property_summary(p) for p in follow["properties"])
+        line += (
+            f", not followed by {follow['event']}{_where(follow['properties'])}"
+            f" within {_duration(follow['within_minutes'])}"
+        )
     return line
 
 
@@ -840,27 +861,22 @@ def definition_summary(defn: dict) -> list[str]:
                 lines.append(event_summary(cond))
     live = defn.get("live")
     if live:
-        props = live.get("properties") or []
-        where = (" where " + " and ".join(property_summary(p) for p in props)) if props else ""
+        where = _where(live.get("properties") or [])
         if live["type"] == "action":
             lines.append(f"Live: does {live['event']}{where}")
         elif live["type"] == "inaction":
-            not_props = live.get("not_properties") or []
-            not_where = (
-                (" where " + " and ".join(property_summary(p) for p in not_props))
-                if not_props
-                else ""
-            )
+            not_where = _where(live.get("not_properties") or [])
             lines.append(
                 f"Live: does {live['event']}{where} and not {live['not_event']}{not_where} "
-                f"within {live['within_minutes']} minutes"
+                f"within {_duration(live['within_minutes'])}"
             )
         else:
             off = live["offset"]
             when = (
                 f"on {live['property']}"
                 if off["direction"] == "on"
-                else f"{off['amount']} {off['unit']} {off['direction']} {live['property']}"
+                else f"{_quantity(off['amount'], off['unit'])} {off['direction']} "
+                f"{live['property']}"
             )
             lines.append(f"Live: {when} of {live['event']}")
     for cond in defn.get("profile", []):

@@ -80,7 +80,7 @@ def test_not_followed_by_is_kept_only_when_given():
     (cond,) = defn["behaviour"]["conditions"]
     assert cond["not_followed_by"] == {"event": "Charged", "within_minutes": 1440, "properties": []}
     assert definition_summary(defn) == [
-        "Did Added To Cart at least once ever not followed by Charged within 1440 minutes"
+        "Did Added To Cart at least once, not followed by Charged within 1 day"
     ]
 
 
@@ -264,9 +264,9 @@ def test_summary_lines_read_like_the_builder():
     assert definition_summary(defn) == [
         "All of:",
         "Did Charged at least once in the last 30 days where Amount > 100",
-        "Did Added To Cart exactly twice ever",
-        "Did not do Uninstalled ever",
-        "(Did A at least once ever or Did B at least once ever)",
+        "Did Added To Cart exactly twice",
+        "Never did Uninstalled",
+        "(Did A at least once or Did B at least once)",
         'Profile: Customer Type = "Platinum"',
         "Age 25 to 40",
         "Gender: Female",
@@ -295,3 +295,125 @@ def test_live_summaries():
     assert definition_summary(defn) == [
         "Live: does Added To Cart and not Charged within 10 minutes"
     ]
+
+
+# --- Summary wording (issue 5) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("count", "words"),
+    [
+        ({"min": 1, "max": None}, "at least once"),
+        ({"min": 3, "max": None}, "at least 3 times"),
+        ({"min": 1, "max": 1}, "exactly once"),
+        ({"min": 4, "max": 4}, "exactly 4 times"),
+        ({"min": 1, "max": 2}, "at most twice"),
+        ({"min": 1, "max": 5}, "at most 5 times"),
+        ({"min": 0, "max": 5}, "at most 5 times"),
+        ({"min": 2, "max": 5}, "between 2 and 5 times"),
+        ({"min": 0, "max": None}, "any number of times"),
+    ],
+)
+def test_a_did_condition_says_how_often_in_plain_words(count, words):
+    defn = definition_validate(
+        behaviour(event(count=count, period={"type": "last_days", "days": 30}))
+    )
+    assert definition_summary(defn) == [f"Did Charged {words} in the last 30 days"]
+
+
+@pytest.mark.parametrize(
+    ("period", "line"),
+    [
+        (None, "Never did Charged"),
+        ({"type": "last_days", "days": 1}, "Did not do Charged in the last day"),
+        ({"type": "last_days", "days": 7}, "Did not do Charged in the last 7 days"),
+        (
+            {"type": "between", "from": "2025-01-01", "to": "2025-01-31"},
+            "Did not do Charged between 2025-01-01 and 2025-01-31",
+        ),
+    ],
+)
+def test_a_did_not_condition_reads_naturally_with_and_without_a_period(period, line):
+    assert definition_summary(definition_validate(behaviour(event(did=False, period=period)))) == [
+        line
+    ]
+
+
+@pytest.mark.parametrize(
+    ("minutes", "window"),
+    [
+        (1, "1 minute"),
+        (90, "90 minutes"),
+        (60, "1 hour"),
+        (120, "2 hours"),
+        (1440, "1 day"),
+        (2160, "36 hours"),
+        (4320, "3 days"),
+    ],
+)
+def test_not_followed_by_reads_its_window_in_the_largest_whole_unit(minutes, window):
+    follow = {"event": "Charged", "within_minutes": minutes}
+    defn = definition_validate(
+        behaviour(
+            event(
+                event="Added To Cart",
+                period={"type": "last_days", "days": 7},
+                not_followed_by=follow,
+            )
+        )
+    )
+    assert definition_summary(defn) == [
+        "Did Added To Cart at least once in the last 7 days, "
+        f"not followed by Charged within {window}"
+    ]
+
+
+def test_not_followed_by_with_filters_on_both_events_says_which_filter_is_whose():
+    follow = {
+        "event": "Charged",
+        "within_minutes": 1440,
+        "properties": [{"name": "Amount", "operator": "greater_than", "value": 0}],
+    }
+    defn = definition_validate(
+        behaviour(
+            event(
+                event="Added To Cart",
+                count={"min": 1, "max": 3},
+                properties=[{"name": "Value", "operator": "greater_than_equals", "value": 50}],
+                not_followed_by=follow,
+            )
+        )
+    )
+    assert definition_summary(defn) == [
+        "Did Added To Cart at most 3 times where Value ≥ 50, "
+        "not followed by Charged where Amount > 0 within 1 day"
+    ]
+
+
+def test_live_windows_and_offsets_use_singular_units_and_the_largest_whole_unit():
+    inaction = definition_validate(
+        {
+            "kind": "live",
+            "live": {
+                "type": "inaction",
+                "event": "Added To Cart",
+                "not_event": "Charged",
+                "within_minutes": 120,
+            },
+        }
+    )
+    on_date = definition_validate(
+        {
+            "kind": "live",
+            "live": {
+                "type": "date_property",
+                "event": "Flight Booked",
+                "property": "Departure",
+                "offset": {"direction": "before", "amount": 1, "unit": "days"},
+            },
+        }
+    )
+    assert definition_summary(inaction) == [
+        "Live: does Added To Cart and not Charged within 2 hours"
+    ]
+    assert definition_summary(on_date) == ["Live: 1 day before Departure of Flight Booked"]
