@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apps.audience.demo_data import CITIES
+from apps.segments.definitions import MAX_WITHIN_MINUTES
 
 OPERATORS = [
     ("equals", "equals"),
@@ -70,6 +71,8 @@ LIVE_TYPES = [
 ]
 OFFSET_DIRECTIONS = [("before", "before"), ("on", "on"), ("after", "after")]
 OFFSET_UNITS = [("minutes", "minutes"), ("hours", "hours"), ("days", "days")]
+# "not followed by … within N <unit>" is stored in minutes; the units it is typed in.
+UNIT_MINUTES = {"minutes": 1, "hours": 60, "days": 24 * 60}
 
 # "Paris, France" -> the demo city's centre, for the radius datalist.
 DEMO_CITY_CENTRES: dict[str, tuple[float, float]] = {
@@ -200,6 +203,11 @@ def empty_event_row(prefix: str) -> dict:
         "count_n": "1",
         "count_n2": "",
         "props": [],
+        # "…and not followed by [nf_event] within [nf_n] [nf_unit]" (optional, did only)
+        "nf_event": "",
+        "nf_n": "",
+        "nf_unit": "days",
+        "nf_props": [],
         "errors": {},
     }
 
@@ -291,9 +299,23 @@ def _prop_rows_from(querydict: Mapping, prefix: str) -> list[dict]:
 
 def _event_row_from(querydict: Mapping, p: str) -> dict:
     row = empty_event_row(p)
-    for key in ("did", "event", "period", "days", "from", "to", "count_op", "count_n", "count_n2"):
+    for key in (
+        "did",
+        "event",
+        "period",
+        "days",
+        "from",
+        "to",
+        "count_op",
+        "count_n",
+        "count_n2",
+        "nf_event",
+        "nf_n",
+        "nf_unit",
+    ):
         row[key] = _get(querydict, f"{p}-{key}", row[key])
     row["props"] = _prop_rows_from(querydict, f"{p}-prop")
+    row["nf_props"] = _prop_rows_from(querydict, f"{p}-nfprop")
     return row
 
 
@@ -370,8 +392,36 @@ def _properties(rows: list[dict], path: str) -> list[dict]:
     return properties
 
 
+def _not_followed_is_blank(row: dict) -> bool:
+    return (
+        not row["nf_event"].strip()
+        and not row["nf_n"].strip()
+        and all(_prop_is_blank(p) for p in row["nf_props"])
+    )
+
+
 def _event_is_blank(row: dict) -> bool:
-    return not row["event"].strip() and all(_prop_is_blank(p) for p in row["props"])
+    return (
+        not row["event"].strip()
+        and all(_prop_is_blank(p) for p in row["props"])
+        and _not_followed_is_blank(row)
+    )
+
+
+def _not_followed_by(row: dict, path: str, errors: dict) -> dict:
+    """The optional "…and not followed by B within N <unit>" of a did row, in minutes."""
+    path = f"{path}.not_followed_by"
+    n = _number(row["nf_n"], f"{path}.within_minutes", errors, integer=True)
+    unit = row["nf_unit"] if row["nf_unit"] in UNIT_MINUTES else "days"
+    within = None if n is None else n * UNIT_MINUTES[unit]
+    if within is not None and within > MAX_WITHIN_MINUTES:
+        # Validation would say "at most 43200" - minutes the marketer did not type.
+        errors[f"{path}.within_minutes"] = "At most 30 days."
+    follow: dict[str, Any] = {"event": row["nf_event"].strip(), "within_minutes": within}
+    properties = _properties(row["nf_props"], f"{path}.properties")
+    if properties:
+        follow["properties"] = properties
+    return follow
 
 
 def _event_condition(row: dict, path: str, errors: dict) -> dict:
@@ -410,6 +460,12 @@ def _event_condition(row: dict, path: str, errors: dict) -> dict:
     properties = _properties(row["props"], f"{path}.properties")
     if properties:
         condition["properties"] = properties
+    # Hidden (and ignored, like the count) on a "did not" row: there is no occurrence to follow.
+    if condition["did"] and not _not_followed_is_blank(row):
+        condition["not_followed_by"] = _not_followed_by(row, path, errors)
+    else:
+        for prop in row["nf_props"]:
+            prop["path"] = None
     return condition
 
 
@@ -559,6 +615,17 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def within_in_largest_unit(minutes: Any) -> tuple[str, str]:
+    """1440 -> ("1", "days"), 90 -> ("90", "minutes"): the largest unit that divides the
+    window exactly, so what is shown posts back as the same number of minutes."""
+    if isinstance(minutes, int) and not isinstance(minutes, bool) and minutes > 0:
+        for unit in ("days", "hours"):
+            if minutes % UNIT_MINUTES[unit] == 0:
+                return str(minutes // UNIT_MINUTES[unit]), unit
+        return str(minutes), "minutes"
+    return _text(minutes), "minutes"
+
+
 def _event_rows(condition: dict, prefix: str) -> dict:
     row = empty_event_row(prefix)
     row["did"] = "did" if condition.get("did", True) else "did_not"
@@ -580,6 +647,11 @@ def _event_rows(condition: dict, prefix: str) -> dict:
     else:
         row["count_op"], row["count_n"], row["count_n2"] = "between", _text(low), _text(high)
     row["props"] = _prop_rows(condition.get("properties"), f"{prefix}-prop")
+    follow = condition.get("not_followed_by") or {}
+    if follow:
+        row["nf_event"] = _text(follow.get("event"))
+        row["nf_n"], row["nf_unit"] = within_in_largest_unit(follow.get("within_minutes"))
+        row["nf_props"] = _prop_rows(follow.get("properties"), f"{prefix}-nfprop")
     return row
 
 
@@ -669,6 +741,7 @@ def _renumber(rows: dict) -> None:
     def event(row: dict, prefix: str) -> None:
         row["prefix"] = prefix
         props(row["props"], f"{prefix}-prop")
+        props(row["nf_props"], f"{prefix}-nfprop")
 
     for i, row in enumerate(rows["conditions"]):
         prefix = f"cond-{i}"
@@ -693,7 +766,7 @@ def _find(rows: dict, prefix: str) -> tuple[list, int] | None:
         for i, row in enumerate(items):
             if row.get("prefix") == prefix:
                 return items, i
-            for key in ("props", "conditions"):
+            for key in ("props", "nf_props", "conditions"):
                 if key in row and (found := search(row[key])):
                     return found
         return None
@@ -741,7 +814,7 @@ def apply_action(rows: dict, action: str) -> bool:
             "radius": rows["radius"],
         }
         holder[target].append(new)
-    elif target.endswith("-prop") or target.endswith("-sub"):
+    elif target.endswith(("-prop", "-nfprop", "-sub")):
         owner_prefix, _, kind = target.rpartition("-")
         found = _find(rows, owner_prefix)
         if not found:
@@ -750,6 +823,8 @@ def apply_action(rows: dict, action: str) -> bool:
         owner = items[index]
         if kind == "prop" and "props" in owner:
             owner["props"].append(empty_prop_row(""))
+        elif kind == "nfprop" and "nf_props" in owner:
+            owner["nf_props"].append(empty_prop_row(""))
         elif kind == "sub" and owner.get("type") == "group":
             owner["conditions"].append(empty_event_row(""))
         else:
@@ -811,6 +886,10 @@ def _prop_field(rest: str) -> str:
 
 
 def _event_field(rest: str, row: dict) -> str:
+    if rest.startswith(".not_followed_by.within_minutes"):
+        return "nf_n"
+    if rest.startswith(".not_followed_by"):
+        return "nf_event"
     if rest.startswith(".count.max"):
         # Only "between" shows a second box; otherwise the one count box holds the number.
         return "count_n2" if row["count_op"] == "between" else "count_n"
@@ -840,7 +919,7 @@ def _attach_prop(rows: list[dict], path: str, message: str) -> bool:
 def _attach_event(row: dict, path: str, message: str) -> bool:
     if not row.get("path") or (rest := _rest(path, row["path"])) is None:
         return False
-    if _attach_prop(row["props"], path, message):
+    if _attach_prop(row["props"], path, message) or _attach_prop(row["nf_props"], path, message):
         return True
     row["errors"].setdefault(_event_field(rest, row), message)
     return True
@@ -924,6 +1003,7 @@ _LABELS = {
     "radius_km": "radius (km)",
     "within_minutes": "within (minutes)",
     "not_event": "event not done",
+    "not_followed_by": "not followed by",
     "count": "how often",
     "min": "at least",
     "max": "at most",

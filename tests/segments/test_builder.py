@@ -2,6 +2,7 @@
 added or removed through htmx (or a plain post without JavaScript)."""
 
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from django.http import QueryDict
@@ -601,3 +602,291 @@ def test_unknown_choices_fall_back_to_the_defaults(marketer_client):
             "properties": [],
         }
     ]
+
+
+# --- "…and not followed by [event] within [N] [unit]" (issue 5) ---------------------------------
+
+ABANDONED = {
+    "version": 1,
+    "kind": "past",
+    "behaviour": {
+        "match": "all",
+        "conditions": [
+            {
+                "type": "event",
+                "event": "Added To Cart",
+                "period": {"type": "last_days", "days": 7},
+                "properties": [{"name": "Value", "operator": "greater_than_equals", "value": 50}],
+                "not_followed_by": {
+                    "event": "Charged",
+                    "within_minutes": 1440,
+                    "properties": [
+                        {"name": "Amount", "operator": "greater_than", "value": 0},
+                        {"name": "Currency", "operator": "equals", "value": ["EUR", "USD"]},
+                    ],
+                },
+            },
+            {
+                "type": "event",
+                "event": "Viewed",
+                "count": {"min": 2, "max": 2},
+                "not_followed_by": {"event": "Added To Cart", "within_minutes": 90},
+            },
+            {"type": "event", "did": False, "event": "App Uninstalled"},
+            {
+                "type": "group",
+                "match": "any",
+                "conditions": [
+                    {
+                        "type": "event",
+                        "event": "Searched",
+                        "not_followed_by": {"event": "Viewed", "within_minutes": 2160},
+                    },
+                    {
+                        "type": "event",
+                        "event": "Shared",
+                        "not_followed_by": {"event": "Opened", "within_minutes": 60 * 24 * 30},
+                    },
+                ],
+            },
+        ],
+    },
+}
+
+# What a browser posts for one "did" row, before the not-followed-by fields.
+CART_ROW = {
+    "name": "Carts",
+    "kind": "past",
+    "match": "all",
+    "cond-0-type": "event",
+    "cond-0-did": "did",
+    "cond-0-event": "Added To Cart",
+    "cond-0-period": "last_days",
+    "cond-0-days": "7",
+    "cond-0-count_op": "at_least",
+    "cond-0-count_n": "1",
+}
+
+
+@pytest.mark.django_db
+def test_not_followed_by_round_trips_through_the_edit_page(marketer_client):
+    normalised = definition_validate(ABANDONED)
+    segment = SegmentFactory(name="Abandoned", definition=normalised)
+
+    page = marketer_client.get(f"/segments/{segment.pk}/edit/")
+    fields = posted_fields(page.content.decode())
+    raw, parse_errors = builder.definition_from_builder(fields)
+
+    assert parse_errors == {}
+    assert definition_validate(raw) == normalised
+    # The window is shown in the largest unit that divides it exactly.
+    assert (fields["cond-0-nf_n"], fields["cond-0-nf_unit"]) == ("1", "days")
+    assert (fields["cond-1-nf_n"], fields["cond-1-nf_unit"]) == ("90", "minutes")
+    assert (fields["cond-3-sub-0-nf_n"], fields["cond-3-sub-0-nf_unit"]) == ("36", "hours")
+    assert (fields["cond-3-sub-1-nf_n"], fields["cond-3-sub-1-nf_unit"]) == ("30", "days")
+    assert fields["cond-0-nfprop-1-value"] == "EUR, USD"
+
+    response = marketer_client.post(f"/segments/{segment.pk}/edit/", dict(fields.lists()))
+    assert response.status_code == 302
+    segment.refresh_from_db()
+    assert segment.definition == normalised
+
+
+def test_not_followed_by_rows_then_parsing_gives_the_definition_back_without_a_page():
+    normalised = definition_validate(ABANDONED)
+    raw, errors = builder.definition_from_rows(builder.builder_rows(normalised))
+    assert errors == {}
+    assert definition_validate(raw) == normalised
+
+
+@pytest.mark.parametrize(
+    ("minutes", "shown"),
+    [
+        (1, ("1", "minutes")),
+        (59, ("59", "minutes")),
+        (60, ("1", "hours")),
+        (150, ("150", "minutes")),
+        (1440, ("1", "days")),
+        (2880, ("2", "days")),
+        (1500, ("25", "hours")),
+    ],
+)
+def test_a_window_is_shown_in_the_largest_unit_that_divides_it(minutes, shown):
+    assert builder.within_in_largest_unit(minutes) == shown
+
+
+@pytest.mark.parametrize(
+    ("n", "unit", "minutes"),
+    [("45", "minutes", 45), ("2", "hours", 120), ("1", "days", 1440), ("3", "weeks", 4320)],
+)
+def test_a_window_typed_in_a_unit_is_stored_in_minutes(n, unit, minutes):
+    fields = QueryDict(mutable=True)
+    fields.update(
+        {**CART_ROW, "cond-0-nf_event": "Charged", "cond-0-nf_n": n, "cond-0-nf_unit": unit}
+    )
+    raw, errors = builder.definition_from_builder(fields)
+    assert errors == {}
+    (cond,) = definition_validate(raw)["behaviour"]["conditions"]
+    # An unknown unit (a hand-made post) is read as the default, days.
+    assert cond["not_followed_by"] == {
+        "event": "Charged",
+        "within_minutes": minutes,
+        "properties": [],
+    }
+
+
+def test_a_did_not_row_ignores_its_hidden_not_followed_by_fields():
+    fields = QueryDict(mutable=True)
+    fields.update(
+        {
+            **CART_ROW,
+            "cond-0-did": "did_not",
+            "cond-0-nf_event": "Charged",
+            "cond-0-nf_n": "1",
+            "cond-0-nf_unit": "days",
+            "cond-0-nfprop-0-name": "Amount",
+            "cond-0-nfprop-0-operator": "exists",
+        }
+    )
+    raw, errors = builder.definition_from_builder(fields)
+    assert errors == {}
+    (cond,) = definition_validate(raw)["behaviour"]["conditions"]
+    assert cond["did"] is False and "not_followed_by" not in cond
+
+
+def test_a_row_without_not_followed_by_fields_has_none():
+    raw, errors = builder.definition_from_builder(
+        QueryDict(mutable=True) | {**CART_ROW, "cond-0-nf_n": "", "cond-0-nf_unit": "hours"}
+    )
+    assert errors == {}
+    assert "not_followed_by" not in definition_validate(raw)["behaviour"]["conditions"][0]
+
+
+@pytest.mark.django_db
+def test_the_not_followed_by_inputs_sit_in_the_block_that_did_not_rows_hide(marketer_client):
+    segment = SegmentFactory(name="Abandoned", definition=definition_validate(ABANDONED))
+    html = marketer_client.get(f"/segments/{segment.pk}/edit/").content.decode()
+
+    row = html.split('id="cond-0"', 1)[1].split('id="cond-1"', 1)[0]
+    block = row.split('<div class="not-followed">', 1)[1]
+    assert 'name="cond-0-nf_event" value="Charged"' in block
+    assert 'name="cond-0-nf_n" value="1"' in block
+    assert '<option value="days" selected>' in block
+    assert 'name="cond-0-nfprop-0-name" value="Amount"' in block
+    css = (
+        Path(__file__).resolve().parents[2] / "apps/segments/static/segments/segments.css"
+    ).read_text()
+    assert ".condition:has(option[value=did_not]:checked) .not-followed { display: none; }" in css
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "input_name", "message"),
+    [
+        ({"cond-0-nf_event": "Charged", "cond-0-nf_n": "0"}, "cond-0-nf_n", "at least 1"),
+        ({"cond-0-nf_event": "Charged", "cond-0-nf_n": "a day"}, "cond-0-nf_n", "whole number"),
+        ({"cond-0-nf_event": "Charged", "cond-0-nf_n": ""}, "cond-0-nf_n", "whole number"),
+        (
+            {"cond-0-nf_event": "Charged", "cond-0-nf_n": "31", "cond-0-nf_unit": "days"},
+            "cond-0-nf_n",
+            "At most 30 days",
+        ),
+        ({"cond-0-nf_event": "", "cond-0-nf_n": "1"}, "cond-0-nf_event", "event name"),
+        (
+            {
+                "cond-0-nf_event": "Charged",
+                "cond-0-nf_n": "1",
+                "cond-0-nfprop-0-name": "",
+                "cond-0-nfprop-0-operator": "equals",
+                "cond-0-nfprop-0-value": "",
+                "cond-0-nfprop-1-name": "Amount",
+                "cond-0-nfprop-1-operator": "between",
+                "cond-0-nfprop-1-value": "10",
+                "cond-0-nfprop-1-value2": "",
+            },
+            "cond-0-nfprop-1-value2",
+            "value",
+        ),
+        (
+            {
+                "cond-0-nf_event": "Charged",
+                "cond-0-nf_n": "1",
+                "cond-0-nfprop-0-name": "Amount",
+                "cond-0-nfprop-0-operator": "is_like",
+                "cond-0-nfprop-0-value": "1",
+            },
+            "cond-0-nfprop-0-operator",
+            "Unknown operator",
+        ),
+    ],
+    ids=["zero", "text", "empty", "too-long", "no-event", "between-one-value", "bad-operator"],
+)
+def test_a_bad_not_followed_by_is_shown_beside_its_input(
+    marketer_client, fields, input_name, message
+):
+    response = marketer_client.post(NEW_URL, {**CART_ROW, "cond-0-nf_unit": "days", **fields})
+
+    assert response.status_code == 400
+    assert message in _error_near(response, input_name)
+    assert not Segment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_bad_not_followed_by_in_a_group_is_shown_beside_that_member(marketer_client):
+    response = marketer_client.post(
+        NEW_URL,
+        {
+            "name": "Grouped",
+            "kind": "past",
+            "match": "all",
+            "cond-0-type": "group",
+            "cond-0-match": "any",
+            "cond-0-sub-0-did": "did",
+            "cond-0-sub-0-event": "Searched",
+            "cond-0-sub-1-did": "did",
+            "cond-0-sub-1-event": "Viewed",
+            "cond-0-sub-1-nf_event": "Charged",
+            "cond-0-sub-1-nf_n": "-2",
+            "cond-0-sub-1-nf_unit": "hours",
+        },
+    )
+    assert response.status_code == 400
+    assert "at least 1" in _error_near(response, "cond-0-sub-1-nf_n")
+    assert 'name="cond-0-sub-1-nf_n" value="-2"' in response.content.decode()  # kept as typed
+
+
+@pytest.mark.django_db
+def test_the_estimate_names_a_bad_not_followed_by_window(marketer_client):
+    response = marketer_client.post(
+        "/segments/estimate/",
+        {**CART_ROW, "cond-0-nf_event": "Charged", "cond-0-nf_n": "0", "cond-0-nf_unit": "days"},
+        HTTP_HX_REQUEST="true",
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Past behaviour → condition 1 → not followed by → within (minutes)" in html
+
+
+@pytest.mark.django_db
+def test_adding_and_removing_a_filter_on_the_event_that_follows(htmx_client):
+    typed = {**CART_ROW, "cond-0-nf_event": "Charged", "cond-0-nf_n": "1", "cond-0-nf_unit": "days"}
+    html = htmx_client.post(NEW_URL, {**typed, "action": "add-cond-0-nfprop"}).content.decode()
+    assert "<html" not in html
+    assert 'name="cond-0-nfprop-0-name"' in html
+    assert 'name="cond-0-nf_event" value="Charged"' in html  # what was typed stays
+
+    html = htmx_client.post(
+        NEW_URL,
+        {
+            **typed,
+            "cond-0-nfprop-0-name": "Amount",
+            "cond-0-nfprop-0-operator": "exists",
+            "cond-0-nfprop-1-name": "Currency",
+            "cond-0-nfprop-1-operator": "equals",
+            "cond-0-nfprop-1-value": "EUR",
+            "action": "remove-cond-0-nfprop-0",
+        },
+    ).content.decode()
+    assert 'name="cond-0-nfprop-0-name" value="Currency"' in html
+    assert "cond-0-nfprop-1-" not in html
+    assert 'value="Amount"' not in html
