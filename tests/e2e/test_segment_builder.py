@@ -201,3 +201,11 @@ def test_a_marketer_builds_an_abandoned_cart_segment(page, screenshot):
         "properties": [],
     }
     assert segment_estimate(definition=definition, use_cache=False).total == shown_total == 4
+
+    # Editing it again on a phone: the window reads back as typed and the row wraps.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/segments/{Segment.objects.get(name='Abandoned carts').pk}/edit/")
+    assert page.input_value("input[name=cond-0-nf_n]") == "1"
+    assert page.input_value("select[name=cond-0-nf_unit]") == "days"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    screenshot(page, "segment-builder-not-followed-by-phone")
