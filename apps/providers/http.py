@@ -139,11 +139,15 @@ class _AiohttpSender:
         return await asyncio.gather(*(one(request) for request in requests))
 
     def close(self) -> None:
-        if self.loop.is_running():
-            try:
-                self._run(self.session.close())
-            finally:
-                self.loop.call_soon_threadsafe(self.loop.stop)
+        if not self.loop.is_running():
+            return
+        try:
+            self._run(self.session.close())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=5)
+            if not self.thread.is_alive():
+                self.loop.close()
 
 
 _sender: _AiohttpSender | None = None
@@ -170,5 +174,15 @@ def send_concurrently(
 
 @atexit.register
 def _close_sender() -> None:
-    if _sender is not None and _sender.pid == os.getpid():
-        _sender.close()
+    global _sender
+    sender, _sender = _sender, None
+    if sender is not None and sender.pid == os.getpid():
+        sender.close()
+
+
+# A forked child must not inherit a live session: its sockets and the loop's epoll instance
+# would be shared with the parent, and the child's copy closing them would unregister the
+# parent's connections from that epoll (the parent's reads then hang until they time out).
+# So the parent closes its session just before forking; the next batch on either side opens
+# a new one. Workers fork when they start, not per batch, so the pool is rarely lost.
+os.register_at_fork(before=_close_sender)

@@ -144,6 +144,10 @@ def test_a_forked_process_gets_its_own_aiohttp_session(provider_sandbox):
     assert parent_answer.status_code == 200
     assert answers.get(timeout=5) == 200
     assert child.exitcode == 0
+    # The parent still gets answers: the child did not take its connections with it.
+    [again] = send_concurrently([httpx.Request("GET", url)], timeout=httpx.Timeout(2.0))
+    assert isinstance(again, httpx.Response), again
+    assert again.status_code == 200
 
 
 def test_an_unknown_provider_http_client_is_refused_by_name(monkeypatch):
