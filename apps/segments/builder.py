@@ -314,6 +314,8 @@ def _event_row_from(querydict: Mapping, p: str) -> dict:
         "nf_unit",
     ):
         row[key] = _get(querydict, f"{p}-{key}", row[key])
+    if row["nf_unit"] not in UNIT_MINUTES:
+        row["nf_unit"] = "days"  # a hand-made post: read and re-shown as the default
     row["props"] = _prop_rows_from(querydict, f"{p}-prop")
     row["nf_props"] = _prop_rows_from(querydict, f"{p}-nfprop")
     return row
@@ -412,7 +414,7 @@ def _not_followed_by(row: dict, path: str, errors: dict) -> dict:
     """The optional "…and not followed by B within N <unit>" of a did row, in minutes."""
     path = f"{path}.not_followed_by"
     n = _number(row["nf_n"], f"{path}.within_minutes", errors, integer=True)
-    unit = row["nf_unit"] if row["nf_unit"] in UNIT_MINUTES else "days"
+    unit = row["nf_unit"] if row["nf_unit"] in UNIT_MINUTES else "days"  # rows built in code
     within = None if n is None else n * UNIT_MINUTES[unit]
     if within is not None and within > MAX_WITHIN_MINUTES:
         # Validation would say "at most 43200" - minutes the marketer did not type.
