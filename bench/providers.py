@@ -86,8 +86,8 @@ def main() -> int:
     parser.add_argument(
         "--http-concurrency",
         type=int,
-        default=int(os.environ.get("HERALD_PROVIDER_HTTP_CONCURRENCY") or 16),
-        help="requests of one batch in flight at once (aiohttp client)",
+        default=16,
+        help="requests of one batch in flight at once (aiohttp client; default 16)",
     )
     parser.add_argument("--error-rate", type=float, default=0.3, help="5xx share on bench-a")
     args = parser.parse_args()
