@@ -34,6 +34,7 @@ DEFAULT_CONCURRENCY = 16
 PROVIDER_HTTP_CLIENTS = ("aiohttp", "httpx")
 
 _client: httpx.Client | None = None
+_http2_client: httpx.Client | None = None
 _lock = threading.Lock()
 
 
@@ -44,6 +45,18 @@ def http_client() -> httpx.Client:
             if _client is None:
                 _client = httpx.Client(timeout=DEFAULT_TIMEOUT, limits=_LIMITS)
     return _client
+
+
+def http2_client() -> httpx.Client:
+    """A pooled client that speaks HTTP/2 where the server offers it over TLS (ALPN), as APNs
+    requires, and HTTP/1.1 otherwise (the plain-HTTP sandbox). One HTTP/2 connection carries
+    many requests at once, which is how Apple expects a sender to use it."""
+    global _http2_client
+    if _http2_client is None:
+        with _lock:
+            if _http2_client is None:
+                _http2_client = httpx.Client(timeout=DEFAULT_TIMEOUT, limits=_LIMITS, http2=True)
+    return _http2_client
 
 
 def provider_http_client_name() -> str:

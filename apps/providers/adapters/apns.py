@@ -9,9 +9,8 @@ Authorization is `bearer <ES256 JWT>` (`kid` = key id, `iss` = team id, `iat`), 
 key for 50 minutes (Apple refuses tokens older than an hour and throttles ones renewed more
 often than every 20 minutes); an ExpiredProviderToken answer renews it once.
 
-Real APNs speaks HTTP/2 only. The pooled client speaks HTTP/1.1 (the `h2` package is not
-installed), which is what the sandbox answers; production APNs needs an HTTP/2 client
-(httpx with `http2=True` once `httpx[http2]` is a dependency).
+Real APNs speaks HTTP/2 only, so requests go through `http2_client()`: HTTP/2 negotiated by
+ALPN over TLS (api.push.apple.com), HTTP/1.1 to the plain-HTTP sandbox.
 
 Answer → SendResult:
 - 200 → ACCEPTED, provider_message_id = the `apns-id` header.
@@ -45,6 +44,7 @@ from apps.providers.adapters.base import (
     SendStatus,
     post_or_retryable,
 )
+from apps.providers.http import http2_client
 
 TOKEN_LIFETIME_S = 50 * 60
 HERALD_NAMESPACE = uuid.UUID("6f1c2a52-7d1e-4b8e-9a55-3c1d8e0b4a11")
@@ -171,6 +171,7 @@ class ApnsAdapter(Adapter):
                 message.token,
                 url,
                 settings=self.config.settings,
+                client=http2_client(),  # api.push.apple.com speaks HTTP/2 only
                 content=body,
                 headers={**headers, "authorization": f"bearer {token}"},
             )

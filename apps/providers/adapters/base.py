@@ -114,7 +114,13 @@ def request_timeout(settings: dict[str, Any]) -> httpx.Timeout | None:
 
 
 def post_or_retryable(
-    recipient: str, url: str, *, settings: dict[str, Any], method: str = "POST", **kwargs: Any
+    recipient: str,
+    url: str,
+    *,
+    settings: dict[str, Any],
+    method: str = "POST",
+    client: httpx.Client | None = None,
+    **kwargs: Any,
 ) -> httpx.Response | SendResult:
     """Send one request over the shared pooled client. A response of any status comes back
     for the adapter to map; a transport failure (timeout, refused connection, broken
@@ -123,7 +129,7 @@ def post_or_retryable(
     if "timeout" not in kwargs and (timeout := request_timeout(settings)):
         kwargs["timeout"] = timeout
     try:
-        return http_client().request(method, url, **kwargs)
+        return (client or http_client()).request(method, url, **kwargs)
     except httpx.HTTPError as error:
         return _retryable(recipient, error)
 
