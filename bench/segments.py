@@ -87,8 +87,8 @@ DEFINITIONS: dict[str, dict] = {
     },
     # Abandoned cart: "did Added To Cart and not Charged within 1 day" — carts of the last
     # week not followed by a purchase within a day, with the `not_followed_by` extension
-    # of format v1 (a cart younger than a day with no purchase yet counts, as the extension
-    # judges the window as of now).
+    # of format v1 (only carts whose day has fully elapsed are judged: a cart younger than a
+    # day is not abandoned yet).
     "abandoned_cart": {
         "version": 1,
         "kind": "past",

@@ -437,16 +437,26 @@ def _event_condition(cond: dict, ctx: _Context) -> Fragment:
         params.extend(prop_params)
     follow = cond.get("not_followed_by")
     if follow:
+        window = dt.timedelta(minutes=follow["within_minutes"])
+        # Only occurrences whose window has fully elapsed are judged: a cart added five
+        # minutes ago is not (yet) abandoned. Also an index bound on (profile_id, name, ts).
+        where.append("ev.ts <= %s")
+        params.append(ctx.now - window)
         # No matching follow-up event in [ts, ts + window]: an index probe on
         # (profile_id, name, ts) per candidate occurrence.
-        follow_where = [
-            "fe.profile_id = ev.profile_id",
-            "fe.id <> ev.id",
-            "fe.name = %s",
-            "fe.ts >= ev.ts",
-            "fe.ts <= ev.ts + %s",
-        ]
-        follow_params: list[Any] = [follow["event"], dt.timedelta(minutes=follow["within_minutes"])]
+        follow_where = ["fe.profile_id = ev.profile_id", "fe.name = %s"]
+        follow_params: list[Any] = [follow["event"]]
+        if follow["event"] == cond["event"]:
+            # Only an event of the same name can be the occurrence itself; otherwise the
+            # names differ already and the test costs a heap fetch per probed row.
+            follow_where.append("fe.id <> ev.id")
+        if start is not None:
+            # Redundant (fe.ts >= ev.ts >= start) but a constant bound the planner can use
+            # for the whole follow-up scan, e.g. a hash anti-join over the period's events.
+            follow_where.append("fe.ts >= %s")
+            follow_params.append(start)
+        follow_where += ["fe.ts >= ev.ts", "fe.ts <= ev.ts + %s"]
+        follow_params.append(window)
         for prop in follow["properties"]:
             sql, prop_params = _json_property(
                 "fe.properties", prop["name"], prop["operator"], prop.get("value")

@@ -406,8 +406,9 @@ def _event_condition(raw: Any, errs: _Collector, path: str) -> dict | None:
 def _not_followed_by(raw: Any, errs: _Collector, path: str, *, did: bool) -> dict | None:
     """Extension to format v1 (optional, absent unless used): an occurrence counts only if no
     matching `event` happened in the `within_minutes` after it - past-behaviour "did A and not
-    B within T" (abandoned cart). The window is judged as of now, so an occurrence younger
-    than T with no B yet counts."""
+    B within T" (abandoned cart). Only an occurrence whose window has fully elapsed counts
+    (its time <= now - T): a cart added five minutes ago with a one-day window is not (yet)
+    abandoned."""
     if raw is None:
         return None
     if not isinstance(raw, dict):

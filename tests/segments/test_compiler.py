@@ -530,3 +530,24 @@ def test_not_followed_by_honours_the_follow_up_properties_and_not_the_event_itse
     assert matching(did("Added To Cart", not_followed_by=big)) == {"paid_small"}
     again = {"event": "Added To Cart", "within_minutes": 60}
     assert matching(did("Added To Cart", not_followed_by=again)) == {"paid_small", "paid_big"}
+
+
+def test_not_followed_by_counts_an_occurrence_only_once_its_window_has_elapsed():
+    # Window one day: a cart 5 minutes old (no purchase yet) is not abandoned yet; one a
+    # minute past its window is; one exactly at the window's end is.
+    window = {"event": "Charged", "within_minutes": 24 * 60}
+    event_with("fresh", "Added To Cart", ts=NOW - dt.timedelta(minutes=5))
+    event_with(
+        "just_under", "Added To Cart", ts=NOW - dt.timedelta(hours=24) + dt.timedelta(seconds=1)
+    )
+    event_with("exactly", "Added To Cart", ts=NOW - dt.timedelta(hours=24))
+    event_with("elapsed", "Added To Cart", ts=NOW - dt.timedelta(hours=24, minutes=1))
+    # Fresh and elapsed carts: the elapsed one qualifies, the fresh one is not counted.
+    event_with("both", "Added To Cart", ts=NOW - dt.timedelta(hours=30))
+    event_with("both", "Added To Cart", ts=NOW - dt.timedelta(minutes=5))
+    defn = did("Added To Cart", period={"type": "last_days", "days": 7}, not_followed_by=window)
+    assert matching(defn) == {"exactly", "elapsed", "both"}
+    defn["behaviour"]["conditions"][0]["count"] = {"min": 2, "max": None}
+    assert matching(defn) == set()
+    # Without a period (ever) the same rule applies.
+    assert matching(did("Added To Cart", not_followed_by=window)) == {"exactly", "elapsed", "both"}

@@ -386,7 +386,11 @@ def event_holds(p: dict, cond: dict, tz) -> bool:
             condition_holds(values_of(ev["properties"], c["name"]), c) for c in cond["properties"]
         ):
             continue
-        if cond.get("not_followed_by") and followed(p, ev, cond["not_followed_by"]):
+        follow = cond.get("not_followed_by")
+        if follow and (
+            # The window must have fully elapsed before an occurrence can count.
+            ts > NOW - dt.timedelta(minutes=follow["within_minutes"]) or followed(p, ev, follow)
+        ):
             continue
         n += 1
     if not cond["did"]:
