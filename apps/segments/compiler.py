@@ -16,11 +16,12 @@ property satisfies them only when no element matches.
 Shapes written so that indexes can serve them (PostgreSQL matches index expressions textually):
   - built-in text columns and geography: `lower(col) = ANY(ARRAY[lower(v), ...])`
     -> an expression index on lower(col);
-  - text equality on a top-level JSON property k:
-    `(lower(properties ->> k) = ANY(...) AND jsonb_typeof(properties -> k) = 'string')
-     OR (jsonb_typeof(properties -> k) = 'array' AND EXISTS (...elements...))`
-    -> an index on lower(properties ->> k) plus a partial index WHERE jsonb_typeof(properties
-    -> k) = 'array' give a BitmapOr (checked with EXPLAIN);
+  - text (or boolean) equality on a top-level JSON property k is exact and case-sensitive
+    (CleverTap's semantics: "Premium" != "premium"), written as jsonb containment
+    `properties @> '{"k": "v"}' OR properties @> '{"k": ["v"]}'` (the value, or a list holding
+    it) -> the jsonb_path_ops GIN index, ANDed in a BitmapAnd with a column index (checked
+    with EXPLAIN). Text equality on nested paths is exact too; contains/does_not_contain
+    ignore case. Numbers keep the typed path (a number also matches a numeric string);
   - dates of birth and first/last seen: plain range comparisons on the column;
   - events: EXISTS correlated on (profile_id, name, ts), which PostgreSQL turns into a
     semi/anti join when the count bounds are the default.
@@ -33,6 +34,7 @@ as a subquery (`profile__in=...`, INSERT ... SELECT) and relabels the table to U
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import zoneinfo
 from decimal import Decimal
@@ -156,7 +158,8 @@ def _add_compare(branches: dict[str, list[Fragment]], x: Fragment, op: str, valu
             )
         )
     elif op == "equals":
-        branches["string"].append(_fmt(f"lower({_TEXT}) = lower(%s)", x, value))
+        # Text equality in JSON properties is exact (case-sensitive), as in CleverTap.
+        branches["string"].append(_fmt(f"{_TEXT} = %s", x, value))
     else:
         branches["string"].append(_fmt(f'{_TEXT} COLLATE "C" {sql_op} %s', x, value))
 
@@ -237,20 +240,19 @@ def _json_property(doc: str, name: str, op: str, value: Any) -> Fragment:
     if (
         len(segments) == 1
         and positive_op == "equals"
-        and all(value_kind(v) == "string" for v in values)
+        and all(value_kind(v) in ("string", "bool") for v in values)
     ):
-        # Text equality, the most common filter, is written so that an expression index on
-        # lower(doc ->> key) (plus a partial index for list values) can serve it:
-        #   a string equal ignoring case, OR a list with such an element.
-        x = f"({doc} -> %s)"
-        pred = _positive_json(element, "equals", value, lists=False)
-        lowered = _lowered_array(values)
-        sql = (
-            f"((lower({doc} ->> %s) = ANY({lowered[0]}) AND jsonb_typeof({x}) = 'string') OR "
-            f"(jsonb_typeof({x}) = 'array' AND EXISTS (SELECT 1 FROM jsonb_array_elements({x}) "
-            f"AS el(v) WHERE {pred[0]})))"
-        )
-        params = [name, *lowered[1], name, name, name, *pred[1]]
+        # Exact equality on text or booleans (CleverTap's: "Premium" != "premium"), the most
+        # common filter, as jsonb containment that the jsonb_path_ops GIN index serves:
+        # the property is the value, or a list with the value among its elements. Containment
+        # of a scalar inside an array only holds at the top level, hence the second form.
+        # Numbers stay on the typed path: they must also match numeric strings ("5").
+        sql = "(" + " OR ".join(f"{doc} @> %s::jsonb OR {doc} @> %s::jsonb" for _ in values) + ")"
+        params = [
+            json.dumps(document, ensure_ascii=False)
+            for v in values
+            for document in ({name: v}, {name: [v]})
+        ]
         if negate:
             return f"(NOT COALESCE({sql}, FALSE))", params
         return sql, params

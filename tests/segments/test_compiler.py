@@ -216,7 +216,8 @@ def amounts():
         ("exists", None, {"n50", "n100", "n150_5", "s200", "sabc", "btrue"}),
         ("does_not_exist", None, {"missing"}),
         ("equals", True, {"btrue"}),
-        ("equals", "ABC", {"sabc"}),
+        ("equals", "abc", {"sabc"}),
+        ("equals", "ABC", set()),  # text equality is exact
         ("contains", "b", {"sabc"}),
         ("does_not_contain", "b", {"n50", "n100", "n150_5", "s200", "btrue", "missing"}),
     ],
@@ -236,9 +237,11 @@ def texts():
 @pytest.mark.parametrize(
     ("operator", "value", "expected"),
     [
-        ("equals", "books", {"books"}),
+        ("equals", "Books", {"books"}),
+        ("equals", "books", set()),  # exact: text equality is case-sensitive (CleverTap's)
         ("equals", "42", set()),  # text does not equal a JSON number
-        ("not_equals", "BOOKS", {"comics", "numeric", "none"}),
+        ("not_equals", "Books", {"comics", "numeric", "none"}),
+        ("not_equals", "BOOKS", {"books", "comics", "numeric", "none"}),
         ("contains", "BOOK", {"books", "comics"}),
         ("does_not_contain", "book", {"numeric", "none"}),
         ("greater_than", "C", {"comics"}),  # text order, case-sensitive (code points)
@@ -281,8 +284,14 @@ def baskets():
 @pytest.mark.parametrize(
     ("name", "operator", "value", "expected"),
     [
-        ("Items|Category", "equals", "Books", {"books_and_toys", "single_object"}),
-        ("Items|Category", "not_equals", "Books", {"toys", "no_category", "no_items"}),
+        ("Items|Category", "equals", "Books", {"books_and_toys"}),  # not "books": exact
+        ("Items|Category", "equals", "books", {"single_object"}),
+        (
+            "Items|Category",
+            "not_equals",
+            "Books",
+            {"toys", "single_object", "no_category", "no_items"},
+        ),
         ("Items|Category", "exists", None, {"books_and_toys", "toys", "single_object"}),
         ("Items|Category", "does_not_exist", None, {"no_category", "no_items"}),
         ("Items|Category", "contains", "oy", {"books_and_toys", "toys"}),
@@ -299,7 +308,7 @@ def test_list_properties_match_if_any_element_matches(baskets, name, operator, v
 def test_property_names_and_values_with_quotes_are_parameters_not_sql():
     event_with("quoted", **{'it\'s "odd"': "O'Brien"})
     event_with("nested", **{'we"ird': [{"a'b": "x"}]})
-    assert matching(did("Charged", properties=[prop('it\'s "odd"', "equals", "o'brien")])) == {
+    assert matching(did("Charged", properties=[prop('it\'s "odd"', "equals", "O'Brien")])) == {
         "quoted"
     }
     assert matching(did("Charged", properties=[prop("we\"ird|a'b", "equals", "x")])) == {"nested"}
@@ -313,7 +322,7 @@ def test_profile_custom_properties_with_type_mismatch_and_missing():
     ProfileFactory(identity="gold", properties={"Customer Type": "gold", "Amount Spent": "25"})
     ProfileFactory(identity="weird", properties={"Customer Type": 7, "Amount Spent": "lots"})
     ProfileFactory(identity="bare", properties={})
-    assert matching({"profile": [prop("Customer Type", "equals", "platinum")]}) == {"plat"}
+    assert matching({"profile": [prop("Customer Type", "equals", "Platinum")]}) == {"plat"}
     assert matching({"profile": [prop("Customer Type", "not_equals", "Platinum")]}) == {
         "gold",
         "weird",
@@ -328,6 +337,42 @@ def test_profile_custom_properties_with_type_mismatch_and_missing():
         ]
     }
     assert matching(both) == {"plat", "gold"}
+
+
+def test_custom_property_text_equality_is_exact_and_case_sensitive():
+    # CleverTap's behaviour: "Premium" is not "premium". Lists match by element; not_equals
+    # includes people without the property; booleans are exact too.
+    ProfileFactory(identity="cap", properties={"plan": "Premium"})
+    ProfileFactory(identity="low", properties={"plan": "premium", "vip": True})
+    ProfileFactory(identity="list", properties={"plan": ["basic", "premium"], "vip": [False]})
+    ProfileFactory(identity="nested", properties={"plan": [["premium"]], "vip": "true"})
+    ProfileFactory(identity="bare", properties={})
+    assert matching({"profile": [prop("plan", "equals", "premium")]}) == {"low", "list"}
+    assert matching({"profile": [prop("plan", "equals", "Premium")]}) == {"cap"}
+    assert matching({"profile": [prop("plan", "equals", ["Premium", "basic"])]}) == {"cap", "list"}
+    assert matching({"profile": [prop("plan", "not_equals", "premium")]}) == {
+        "cap",
+        "nested",
+        "bare",
+    }
+    assert matching({"profile": [prop("vip", "equals", True)]}) == {"low"}
+    assert matching({"profile": [prop("vip", "equals", False)]}) == {"list"}
+    assert matching({"profile": [prop("vip", "not_equals", True)]}) == {
+        "cap",
+        "list",
+        "nested",
+        "bare",
+    }
+    # contains still ignores case; built-in text columns too (next test).
+    assert matching({"profile": [prop("plan", "contains", "PREM")]}) == {"cap", "low", "list"}
+
+
+def test_custom_property_equality_compiles_to_gin_servable_containment():
+    sql, _ = profiles_matching(
+        {"profile": [prop("plan", "equals", "premium")]}, now=NOW, tz_name="UTC"
+    ).query.sql_with_params()
+    assert sql.count('"audience_profile".properties @> %s::jsonb') == 2
+    assert "lower(" not in sql
 
 
 def test_profile_built_in_columns_by_name_case_insensitively():
@@ -482,7 +527,8 @@ def test_the_queryset_is_one_query_and_works_nested_as_a_subquery():
 def test_unusual_property_names_work_at_the_top_level_and_nested(name):
     event_with("odd", **{name: "v", "List": [{name: "w"}]})
     event_with("other", **{name: "z"})
-    assert matching(did("Charged", properties=[prop(name, "equals", "V")])) == {"odd"}
+    assert matching(did("Charged", properties=[prop(name, "equals", "v")])) == {"odd"}
+    assert matching(did("Charged", properties=[prop(name, "equals", "V")])) == set()
     assert matching(did("Charged", properties=[prop(name, "contains", "v")])) == {"odd"}
     assert matching(did("Charged", properties=[prop(f"List|{name}", "equals", "w")])) == {"odd"}
 

@@ -297,7 +297,7 @@ ORDER = {
 }
 
 
-def compare(e, op, value) -> bool:
+def compare(e, op, value, *, exact: bool) -> bool:
     kind = value_kind(value)
     if kind == "bool":
         return op == "equals" and isinstance(e, bool) and e == value
@@ -310,30 +310,32 @@ def compare(e, op, value) -> bool:
     if not isinstance(e, str):
         return False
     if op == "equals":
-        return e.lower() == value.lower()
+        # JSON properties: exact (case-sensitive); built-in text columns ignore case.
+        return e == value if exact else e.lower() == value.lower()
     return ORDER[op](e, value)
 
 
-def positive(e, op, value) -> bool:
+def positive(e, op, value, *, exact: bool) -> bool:
     if op == "exists":
         return e is not None
     if op == "contains":
         return isinstance(e, str) and value.lower() in e.lower()
     if op == "between":
-        return compare(e, "greater_than_equals", value[0]) and compare(
-            e, "less_than_equals", value[1]
+        return compare(e, "greater_than_equals", value[0], exact=exact) and compare(
+            e, "less_than_equals", value[1], exact=exact
         )
     if op == "equals" and isinstance(value, list):
-        return any(compare(e, "equals", v) for v in value)
-    return compare(e, op, value)
+        return any(compare(e, "equals", v, exact=exact) for v in value)
+    return compare(e, op, value, exact=exact)
 
 
 NEGATED = {"not_equals": "equals", "does_not_contain": "contains", "does_not_exist": "exists"}
 
 
-def condition_holds(values: list, cond: dict) -> bool:
+def condition_holds(values: list, cond: dict, *, exact: bool = True) -> bool:
+    """`exact`: text equality is case-sensitive (JSON properties); False for built-in columns."""
     op = cond["operator"]
-    hit = any(positive(e, NEGATED.get(op, op), cond.get("value")) for e in values)
+    hit = any(positive(e, NEGATED.get(op, op), cond.get("value"), exact=exact) for e in values)
     return not hit if op in NEGATED else hit
 
 
@@ -426,7 +428,8 @@ def python_matches(p: dict, defn: dict, tz) -> bool:
         if not combine(behaviour["match"], results):
             return False
     for cond in defn.get("profile", []):
-        if not condition_holds(profile_values(p, cond["name"], tz), cond):
+        builtin = cond["name"].lower() in ("city", "email", "date of birth", "last seen")
+        if not condition_holds(profile_values(p, cond["name"], tz), cond, exact=not builtin):
             return False
     demo = defn.get("demographics") or {}
     if demo.get("age"):
@@ -468,7 +471,7 @@ def python_matches(p: dict, defn: dict, tz) -> bool:
     if not fields:
         return True
     return any(
-        all(condition_holds([d[c["name"]]] if d[c["name"]] else [], c) for c in fields)
+        all(condition_holds([d[c["name"]]] if d[c["name"]] else [], c, exact=False) for c in fields)
         for d in p["devices"]
     )
 
