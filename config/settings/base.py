@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "apps.audience",
     "apps.providers",
     "apps.segments",
+    "apps.message_templates",
     "apps.campaigns",
     "apps.api",
 ]
