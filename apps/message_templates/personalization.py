@@ -120,10 +120,17 @@ class MessageEnvironment(Environment):
         # the failing top-level statement and carries on with the next one.
 
 
-@functools.cache
+# Built at import, one of each kind for the whole process (building is cheap; templates hold a
+# reference to their environment, so replacing one would strand the compiled cache).
+_ENVIRONMENTS = {
+    False: MessageEnvironment(autoescape=False, strict_filters=True),
+    True: MessageEnvironment(autoescape=True, strict_filters=True),
+}
+
+
 def liquid_environment(*, html: bool = False) -> MessageEnvironment:
     """The one text environment (html=False) or the one HTML environment (html=True)."""
-    return MessageEnvironment(autoescape=html, strict_filters=True)
+    return _ENVIRONMENTS[bool(html)]
 
 
 class Namespace(Mapping[str, object]):
