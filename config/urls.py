@@ -7,5 +7,6 @@ urlpatterns = [
     path("settings/", include("apps.providers.urls")),
     path("audience/", include("apps.audience.urls")),
     path("segments/", include("apps.segments.urls")),
+    path("campaigns/", include("apps.campaigns.urls")),
     path("1/", include("apps.api.urls")),
 ]

@@ -16,7 +16,7 @@ class NavItem:
 MAIN_NAV = [
     NavItem(
         "Campaigns",
-        "core:campaigns",
+        "campaigns:list",
         Role.VIEWER,
         "Push, SMS and email campaigns, scheduled or live.",
     ),

@@ -9,7 +9,6 @@ app_name = "core"
 # Sections that later issues fill in. Each shows an honest "coming soon" page for now,
 # behind the role that will own it.
 COMING_SOON = [
-    ("campaigns/", "campaigns", "Campaigns", Role.VIEWER),
     ("notify/", "notify", "Notify", Role.MARKETER),
     ("templates/", "templates", "Templates", Role.MARKETER),
     ("stats/", "stats", "Stats", Role.VIEWER),

@@ -141,6 +141,20 @@ def _segment() -> dict:
     return {"pk": Segment.objects.create(name="matrix segment", definition={"version": 1}).pk}
 
 
+def _campaign() -> dict:
+    from apps.campaigns.services import campaign_create_draft
+
+    return {"pk": campaign_create_draft(name="matrix campaign", channel="sms").pk}
+
+
+def _campaign_scheduled() -> dict:
+    from apps.campaigns.models import Campaign
+
+    return {
+        "pk": Campaign.objects.create(name="matrix running", channel="push", status="running").pk
+    }
+
+
 # URL name → a function that creates the object the URL points at and returns its kwargs.
 SAMPLE_KWARGS: dict[str, Callable[[], dict]] = {
     "audience:profile_detail": _profile,
@@ -162,6 +176,12 @@ SAMPLE_KWARGS: dict[str, Callable[[], dict]] = {
     "segments:refresh": _segment,
     "segments:duplicate": _segment,
     "segments:delete": _segment,
+    "campaigns:detail": _campaign,
+    "campaigns:clone": _campaign,
+    "campaigns:archive": _campaign,
+    "campaigns:unarchive": _campaign,
+    "campaigns:delete": _campaign,
+    "campaigns:stop": _campaign_scheduled,
 }
 
 # What a POST sends, where an empty body would not reach the interesting part. The ones that

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "campaigns"
+
+urlpatterns = [
+    path("", views.campaign_list, name="list"),
+    path("<int:pk>/", views.campaign_detail, name="detail"),
+    path("<int:pk>/clone/", views.campaign_clone, name="clone"),
+    path("<int:pk>/stop/", views.campaign_stop, name="stop"),
+    path("<int:pk>/archive/", views.campaign_archive, name="archive"),
+    path("<int:pk>/unarchive/", views.campaign_unarchive, name="unarchive"),
+    path("<int:pk>/delete/", views.campaign_delete, name="delete"),
+]
