@@ -67,6 +67,14 @@ def test_a_filter_error_on_a_missing_value_drops_only_that_statement():
     )
 
 
+def test_a_condition_on_a_missing_or_odd_value_does_not_fail_the_message():
+    source = "A{% if Profile.Points > 100 %}VIP{% else %}std{% endif %}B"
+    assert message_render(source, profile={}) == "AstdB"
+    assert message_render(source, profile={"Points": 500}) == "AVIPB"
+    # A string compared with a number is a type error in Liquid: only the `if` is dropped.
+    assert message_render(source, profile={"Points": "lots"}) == "AB"
+
+
 # --- namespaces ------------------------------------------------------------------------------
 
 
