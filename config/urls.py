@@ -8,5 +8,6 @@ urlpatterns = [
     path("audience/", include("apps.audience.urls")),
     path("segments/", include("apps.segments.urls")),
     path("campaigns/", include("apps.campaigns.urls")),
+    path("templates/", include("apps.message_templates.urls")),
     path("1/", include("apps.api.urls")),
 ]

@@ -33,7 +33,12 @@ MAIN_NAV = [
         Role.MARKETER,
         "Profiles, devices and events; CSV import.",
     ),
-    NavItem("Templates", "core:templates", Role.MARKETER, "Reusable push, SMS and email content."),
+    NavItem(
+        "Templates",
+        "message_templates:list",
+        Role.MARKETER,
+        "Reusable push, SMS and email content.",
+    ),
     NavItem("Stats", "core:stats", Role.VIEWER, "Delivery, clicks, opens and conversions."),
 ]
 

@@ -10,7 +10,6 @@ app_name = "core"
 # behind the role that will own it.
 COMING_SOON = [
     ("notify/", "notify", "Notify", Role.MARKETER),
-    ("templates/", "templates", "Templates", Role.MARKETER),
     ("stats/", "stats", "Stats", Role.VIEWER),
     ("settings/limits/", "global_limits", "Global limits", Role.ADMIN),
 ]

@@ -17,12 +17,12 @@ def test_a_marketer_logs_in_and_finds_the_sections_of_the_shell(page, screenshot
     assert "Users" not in nav  # settings are for admins
     screenshot(page, "shell-home-1280")
 
-    page.click("aside >> text=Templates")
-    page.wait_for_selector("h1:has-text('Templates')")
+    page.click("aside >> text=Stats")
+    page.wait_for_selector("h1:has-text('Stats')")
     assert "Coming soon" in page.content()
 
     page.set_viewport_size({"width": 390, "height": 844})
-    screenshot(page, "shell-templates-phone")
+    screenshot(page, "shell-stats-phone")
     assert page.locator("aside >> text=Audience").is_visible()
 
 
