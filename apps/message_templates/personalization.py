@@ -57,7 +57,10 @@ BUILT_IN_FIELDS: tuple[tuple[str, str], ...] = (
     ("Longitude", "longitude"),
 )
 
-TEMPLATE_CACHE_SIZE = 1024
+# Workers render a handful of live variants; the web process also sees every draft a preview
+# renders (one new source per keystroke pause). 512 keeps the live ones hot while bounding
+# memory when those drafts are large email HTML.
+TEMPLATE_CACHE_SIZE = 512
 # Block tags whose closing tag is "end" + name; used only to point at the line of an error
 # that python-liquid reports without a position (an unclosed block, an expression cut short).
 _BLOCK_TAGS = frozenset(
