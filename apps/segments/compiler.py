@@ -183,6 +183,53 @@ def _typed_branches(x: Fragment, op: str, value: Any) -> dict[str, list[Fragment
     return branches
 
 
+_JSONPATH_OPS = {
+    "equals": "==",
+    "greater_than": ">",
+    "greater_than_equals": ">=",
+    "less_than": "<",
+    "less_than_equals": "<=",
+}
+
+
+def _numeric_elements_path(op: str, value: Any) -> tuple[str, str] | None:
+    """For a number value: (jsonpath, vars) true when any element of an array is a number, or
+    a numeric string, that satisfies `op`; None for other values. JSON numbers compare exactly
+    (jsonpath compares numerics); numeric strings go through .double(), exact for up to 15
+    significant digits (PostgreSQL 15 has no .decimal())."""
+    if op == "between":
+        bounds = [("greater_than_equals", value[0]), ("less_than_equals", value[1])]
+        if not all(value_kind(v) == "number" for _, v in bounds):
+            return None
+        tests = [bounds]
+    elif op in _JSONPATH_OPS:
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(value_kind(v) == "number" for v in values):
+            return None
+        tests = [[(op, v)] for v in values]
+    else:
+        return None
+    variables: dict[str, Any] = {}
+    alternatives = []
+    for test in tests:
+        as_number, as_string = [], []
+        for test_op, v in test:
+            var = f"v{len(variables)}"
+            variables[var] = _param(v)
+            as_number.append(f"@ {_JSONPATH_OPS[test_op]} ${var}")
+            as_string.append(f"@.double() {_JSONPATH_OPS[test_op]} ${var}")
+        alternatives.append('(@.type() == "number" && ' + " && ".join(as_number) + ")")
+        # NUMERIC_RE, its escaped dot written [.] (no escapes inside a jsonpath string).
+        alternatives.append(
+            '(@.type() == "string" && @ like_regex "^-?[0-9]+([.][0-9]+)?$" && '
+            + " && ".join(as_string)
+            + ")"
+        )
+    path = "strict $[*] ? (" + " || ".join(alternatives) + ")"
+    # Numbers written as JSON numbers from their exact decimal text.
+    return path, "{" + ", ".join(f'"{k}": {v}' for k, v in variables.items()) + "}"
+
+
 def _positive_json(x: Fragment, op: str, value: Any, *, lists: bool) -> Fragment:
     """A positive operator on the JSON value x, as ONE `CASE jsonb_typeof(x)` so the value is
     classified once per row. With `lists`, an array holds values to test (any element). The
@@ -206,10 +253,21 @@ def _positive_json(x: Fragment, op: str, value: Any, *, lists: bool) -> Fragment
             params += branch[1]
             any_branch = True
     if lists:
-        inner = _positive_json(("el.v", []), op, value, lists=False)
-        elements = _fmt("jsonb_array_elements({x})", x)
-        sql += f" WHEN 'array' THEN EXISTS (SELECT 1 FROM {elements[0]} AS el(v) WHERE {inner[0]})"
-        params += [*elements[1], *inner[1]]
+        numeric = _numeric_elements_path(op, value)
+        if numeric is not None:
+            # A jsonpath, not an EXISTS over jsonb_array_elements: that would be a correlated
+            # SubPlan, which PostgreSQL 15 cannot run in parallel workers, so a scan with it
+            # in its filter (e.g. "Amount > 100" over a month of purchases) would run serial.
+            elements = _fmt("jsonb_path_exists({x}, %s::jsonpath, %s::jsonb, TRUE)", x, *numeric)
+        else:
+            inner = _positive_json(("el.v", []), op, value, lists=False)
+            elements = _fmt("jsonb_array_elements({x})", x)
+            elements = (
+                f"EXISTS (SELECT 1 FROM {elements[0]} AS el(v) WHERE {inner[0]})",
+                [*elements[1], *inner[1]],
+            )
+        sql += " WHEN 'array' THEN " + elements[0]
+        params += elements[1]
         any_branch = True
     if not any_branch:
         return "FALSE", []
