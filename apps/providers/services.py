@@ -98,7 +98,9 @@ def provider_delete(*, provider: Provider) -> None:
             f"“{provider.nickname}” is in the provider group(s) {', '.join(groups)}: "
             "remove it from them first."
         )
-    provider.delete()
+    with transaction.atomic():
+        _release_from_campaigns(provider, what=f"“{provider.nickname}”")
+        provider.delete()
 
 
 def provider_credentials_rotate() -> int:
@@ -198,6 +200,28 @@ def provider_group_make_default(*, group: ProviderGroup) -> ProviderGroup:
     return group
 
 
+def _release_from_campaigns(sender: Provider | ProviderGroup, *, what: str) -> None:
+    """Refuse while a campaign that may still send (anything but archived) uses `sender`;
+    archived campaigns let go of it (unarchived, an SMS campaign falls back to the default
+    group, and the wizard asks for a provider again). Read through the reverse relation so
+    this app does not import campaigns. Call inside a transaction: the row lock makes a
+    campaign saved meanwhile wait, then fail its foreign key, instead of slipping through."""
+    type(sender).objects.select_for_update().filter(pk=sender.pk).first()
+    in_use = list(
+        sender.campaigns.exclude(status="archived").order_by("name").values_list("name", flat=True)
+    )
+    if in_use:
+        shown = ", ".join(in_use[:5]) + (f" and {len(in_use) - 5} more" if len(in_use) > 5 else "")
+        raise ProviderRefused(
+            f"{what} is used by the campaign(s) {shown}: stop and archive them, or give them "
+            "another provider, first."
+        )
+    sender.campaigns.filter(status="archived").update(
+        **{"provider_group" if isinstance(sender, ProviderGroup) else "provider": None}
+    )
+
+
 def provider_group_delete(*, group: ProviderGroup) -> None:
-    # Campaigns do not exist yet; once they do, refuse while a campaign uses the group.
-    group.delete()
+    with transaction.atomic():
+        _release_from_campaigns(group, what=f"The group “{group.name}”")
+        group.delete()

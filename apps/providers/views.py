@@ -274,8 +274,18 @@ def group_make_default(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def group_delete(request: HttpRequest, pk: int) -> HttpResponse:
     group = get_object_or_404(ProviderGroup, pk=pk)
+    error = ""
     if request.method == "POST":
-        services.provider_group_delete(group=group)
-        messages.success(request, f"Provider group “{group.name}” deleted.")
-        return redirect("providers:group_list")
-    return render(request, "providers/group_delete.html", {"group": group})
+        try:
+            services.provider_group_delete(group=group)
+        except services.ProviderRefused as refusal:
+            error = str(refusal)
+        else:
+            messages.success(request, f"Provider group “{group.name}” deleted.")
+            return redirect("providers:group_list")
+    return render(
+        request,
+        "providers/group_delete.html",
+        {"group": group, "error": error},
+        status=400 if error else 200,
+    )

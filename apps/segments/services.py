@@ -5,6 +5,7 @@ import dataclasses
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from .definitions import DefinitionError, definition_validate
@@ -130,19 +131,26 @@ def segment_duplicate(*, segment: Segment, created_by=None) -> Segment:
 
 
 def segment_usages(segment: Segment) -> list[str]:
-    """Names of the scheduled campaigns that use `segment`, which therefore may not be deleted.
-
-    Campaigns do not exist yet: the campaigns issue fills this in (a query on its Campaign
-    model for scheduled/running campaigns pointing at this segment). Until then nothing uses a
-    segment."""
-    return []
+    """Names of the scheduled or running campaigns that use `segment`, which therefore may
+    not be deleted. Read through the reverse relation so segments does not import campaigns."""
+    return list(
+        segment.campaigns.filter(status__in=("scheduled", "running"))
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
 
 
 def segment_delete(*, segment: Segment) -> None:
     usages = segment_usages(segment)
     if usages:
         raise SegmentInUse(usages)
-    segment.delete()
+    try:
+        with transaction.atomic():
+            segment.delete()
+    except ProtectedError as protected:
+        # Drafts and finished campaigns point at it too (campaign.segment is PROTECT, so no
+        # campaign silently loses its audience): name them rather than fail.
+        raise SegmentInUse(sorted({str(c) for c in protected.protected_objects})) from None
 
 
 def estimate_as_dict(estimate: ReachEstimate) -> dict:

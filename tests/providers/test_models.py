@@ -7,6 +7,7 @@ from apps.providers.services import (
     ProviderRefused,
     provider_create,
     provider_delete,
+    provider_group_delete,
     provider_group_make_default,
     provider_group_save,
 )
@@ -84,3 +85,50 @@ def test_a_provider_in_a_group_cannot_be_deleted_until_removed_from_it():
     provider_group_save(name="G", group=group, providers=[two])
     provider_delete(provider=one)
     assert list(Provider.objects.all()) == [two]
+
+
+@pytest.mark.django_db
+def test_a_group_used_by_a_campaign_that_may_still_send_is_not_deleted():
+    from tests.campaigns.factories import CampaignFactory
+
+    group = provider_group_save(name="Main", providers=[_sms("One")])
+    CampaignFactory(name="Weekly digest", channel="sms", provider_group=group, status="draft")
+    CampaignFactory(name="Diwali sale", channel="sms", provider_group=group, status="running")
+
+    with pytest.raises(ProviderRefused, match="used by the campaign\\(s\\) Diwali sale, Weekly"):
+        provider_group_delete(group=group)
+    assert ProviderGroup.objects.filter(pk=group.pk).exists()
+
+
+@pytest.mark.django_db
+def test_deleting_a_group_makes_archived_campaigns_let_go_of_it():
+    from apps.campaigns.models import Campaign
+    from tests.campaigns.factories import CampaignFactory
+
+    group = provider_group_save(name="Main", providers=[_sms("One")])
+    archived = CampaignFactory(
+        channel="sms", provider_group=group, status="archived", status_before_archive="completed"
+    )
+
+    provider_group_delete(group=group)
+
+    assert not ProviderGroup.objects.exists()
+    assert Campaign.objects.get(pk=archived.pk).provider_group is None
+
+
+@pytest.mark.django_db
+def test_a_provider_used_by_a_campaign_is_not_deleted_until_it_is_archived():
+    from apps.campaigns.models import Campaign
+    from tests.campaigns.factories import CampaignFactory
+
+    provider = _sms("One")
+    campaign = CampaignFactory(name="Promo", channel="sms", provider=provider, status="completed")
+    with pytest.raises(ProviderRefused, match="“One” is used by the campaign\\(s\\) Promo"):
+        provider_delete(provider=provider)
+
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status="archived", status_before_archive="completed"
+    )
+    provider_delete(provider=provider)
+    assert not Provider.objects.exists()
+    assert Campaign.objects.get(pk=campaign.pk).provider is None

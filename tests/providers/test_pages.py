@@ -354,6 +354,20 @@ def test_marking_a_group_default_moves_the_flag_and_deleting_a_group_keeps_its_p
 
 
 @pytest.mark.django_db
+def test_a_group_a_campaign_uses_is_not_deleted_and_the_page_says_why(admin_client):
+    from tests.campaigns.factories import CampaignFactory
+
+    group = provider_group_save(name="Main", providers=[_twilio()])
+    CampaignFactory(name="Weekly digest", channel="sms", provider_group=group, status="scheduled")
+
+    refused = admin_client.post(reverse("providers:group_delete", args=[group.pk]))
+
+    assert refused.status_code == 400
+    assert "is used by the campaign(s) Weekly digest" in _html(refused)
+    assert ProviderGroup.objects.filter(pk=group.pk).exists()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("kind", ALL_KINDS)
 def test_every_kind_has_a_create_form_asking_for_its_own_fields(admin_client, kind):
     html = _html(admin_client.get(reverse("providers:provider_create") + f"?kind={kind}"))

@@ -106,8 +106,41 @@ def test_a_copy_of_a_long_name_still_fits():
     assert len(again.name) == 120 and again.name.endswith(" (2)")
 
 
-def test_nothing_uses_a_segment_until_campaigns_exist():
+def test_usages_name_the_scheduled_and_running_campaigns_of_that_segment():
+    from tests.campaigns.factories import CampaignFactory
+
+    segment, other = SegmentFactory(), SegmentFactory()
+    CampaignFactory(name="Weekly digest", segment=segment, status="scheduled")
+    CampaignFactory(name="Diwali sale", segment=segment, status="running")
+    CampaignFactory(name="Unfinished", segment=segment, status="draft")
+    CampaignFactory(name="Done", segment=segment, status="completed")
+    CampaignFactory(name="Elsewhere", segment=other, status="running")
+
+    assert services.segment_usages(segment) == ["Diwali sale", "Weekly digest"]
     assert services.segment_usages(SegmentFactory()) == []
+
+
+def test_delete_names_drafts_that_still_point_at_the_segment_instead_of_failing():
+    from tests.campaigns.factories import CampaignFactory
+
+    segment = SegmentFactory()
+    CampaignFactory(name="Unfinished", segment=segment, status="draft")
+
+    with pytest.raises(services.SegmentInUse) as refused:
+        services.segment_delete(segment=segment)
+
+    assert refused.value.usages == ["Unfinished"]
+    assert Segment.objects.filter(pk=segment.pk).exists()
+
+
+def test_delete_is_refused_by_a_real_scheduled_campaign():
+    from tests.campaigns.factories import CampaignFactory
+
+    segment = SegmentFactory()
+    CampaignFactory(name="Weekly digest", segment=segment, status="scheduled")
+    with pytest.raises(services.SegmentInUse, match="Used by Weekly digest"):
+        services.segment_delete(segment=segment)
+    assert Segment.objects.filter(pk=segment.pk).exists()
 
 
 def test_delete_removes_an_unused_segment():
