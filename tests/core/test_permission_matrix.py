@@ -83,7 +83,7 @@ SECTION_ROLES: dict[str, set[Role]] = {
     "stats": {Role.VIEWER, Role.MARKETER},
 }
 VIEWER_PAGES = ["/", "/campaigns/", "/segments/", "/stats/"]
-MARKETER_PAGES = ["/segments/new/", "/templates/", "/audience/", "/notify/"]
+MARKETER_PAGES = ["/segments/new/", "/templates/", "/templates/new/", "/audience/", "/notify/"]
 ADMIN_PAGES = [
     "/settings/account/",
     "/settings/providers/",
@@ -155,6 +155,12 @@ def _campaign_scheduled() -> dict:
     }
 
 
+def _message_template() -> dict:
+    from apps.message_templates.services import template_create
+
+    return {"pk": template_create(name="matrix", channel="sms", content={"body": "Hi"}).pk}
+
+
 # URL name → a function that creates the object the URL points at and returns its kwargs.
 SAMPLE_KWARGS: dict[str, Callable[[], dict]] = {
     "audience:profile_detail": _profile,
@@ -182,6 +188,10 @@ SAMPLE_KWARGS: dict[str, Callable[[], dict]] = {
     "campaigns:unarchive": _campaign,
     "campaigns:delete": _campaign,
     "campaigns:stop": _campaign_scheduled,
+    "message_templates:detail": _message_template,
+    "message_templates:edit": _message_template,
+    "message_templates:duplicate": _message_template,
+    "message_templates:delete": _message_template,
 }
 
 # What a POST sends, where an empty body would not reach the interesting part. The ones that
@@ -198,6 +208,8 @@ SAMPLE_POST: dict[str, dict] = {
         "password2": "plum-orchard-Harbour-42",
     },
     "settings:user_role": {"role": "admin"},
+    # A viewer's edit with a valid body would change the template if the role check slipped.
+    "message_templates:edit": {"name": "Taken over", "body": "Pwned"},
     "settings:user_active": {"is_active": "0"},
     "audience:profile_set_test": {"is_test": "true"},
 }
