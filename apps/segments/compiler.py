@@ -22,6 +22,8 @@ Shapes written so that indexes can serve them (PostgreSQL matches index expressi
     it) -> the jsonb_path_ops GIN index, ANDed in a BitmapAnd with a column index (checked
     with EXPLAIN). Text equality on nested paths is exact too; contains/does_not_contain
     ignore case. Numbers keep the typed path (a number also matches a numeric string);
+  - a number against list elements: jsonb_path_exists, not EXISTS over jsonb_array_elements,
+    whose correlated SubPlan would keep PostgreSQL 15 from scanning events in parallel;
   - dates of birth and first/last seen: plain range comparisons on the column;
   - events: EXISTS correlated on (profile_id, name, ts), which PostgreSQL turns into a
     semi/anti join when the count bounds are the default.
