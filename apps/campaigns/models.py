@@ -6,6 +6,7 @@ schedule, delivery options, message content, the conversion goal) are JSON docum
 by the wizard's step forms, so adding a push option does not need a migration."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -82,12 +83,22 @@ class Campaign(models.Model):
     audience_definition = models.JSONField(null=True, blank=True)
 
     # Reach. NULL means "no limit".
-    limit_overall = models.PositiveIntegerField(null=True, blank=True)
-    limit_per_run = models.PositiveIntegerField(null=True, blank=True)
-    limit_daily = models.PositiveIntegerField(null=True, blank=True)
+    limit_overall = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    limit_per_run = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    limit_daily = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
     # The safety check: a run whose audience is above this does not send.
-    safety_cap = models.PositiveIntegerField(null=True, blank=True)
-    control_group_percent = models.PositiveSmallIntegerField(default=0)
+    safety_cap = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    control_group_percent = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(100)]
+    )
     push_all_devices = models.BooleanField(default=False)  # False: the last active device
 
     # Step documents, shaped by the wizard's forms (issue 6) and read by delivery (issue 7).

@@ -47,7 +47,8 @@ def campaign_list(*, filters: CampaignFilters) -> QuerySet[Campaign]:
     if filters.created_by:
         campaigns = campaigns.filter(created_by_id=filters.created_by)
     column = "scheduled_at" if filters.date_field == "scheduled" else "created_at"
-    # Dates are whole days in the account's time zone: "to 3 May" includes all of 3 May.
+    # Dates are whole days in the current time zone (settings.TIME_ZONE: the account's zone
+    # is not activated per request yet): "to 3 May" includes all of 3 May.
     if filters.date_from:
         campaigns = campaigns.filter(**{f"{column}__gte": _day_start(filters.date_from)})
     if filters.date_to:

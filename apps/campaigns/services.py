@@ -2,6 +2,7 @@
 the action is allowed from, then check the row count), so two people pressing Stop, or Stop
 racing the engine's own status change, can never both win or resurrect a campaign."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -84,7 +85,11 @@ def campaign_create_draft(
         created_by=created_by,
         **fields,
     )
-    campaign.full_clean(exclude=["created_by"])
+    try:
+        campaign.full_clean(exclude=["created_by"])
+    except ValidationError as invalid:
+        field, problems = next(iter(invalid.message_dict.items()))
+        raise CampaignActionRefused(f"{field}: {' '.join(problems)}") from None
     campaign.save()
     return campaign
 

@@ -178,6 +178,11 @@ def test_create_draft_names_the_field_it_refuses():
         services.campaign_create_draft(name="A", channel="fax")
     with pytest.raises(CampaignActionRefused, match=r"^campaign_type:"):
         services.campaign_create_draft(name="A", channel="sms", campaign_type="weekly")
+    with pytest.raises(CampaignActionRefused, match=r"^control_group_percent:"):
+        services.campaign_create_draft(name="A", channel="sms", control_group_percent=101)
+    with pytest.raises(CampaignActionRefused, match=r"^limit_daily:"):
+        services.campaign_create_draft(name="A", channel="sms", limit_daily=0)
+    assert not Campaign.objects.exists()
     draft = services.campaign_create_draft(name=" Spring ", channel="email")
     assert (draft.name, draft.status, draft.wizard_step) == ("Spring", "draft", 0)
 
