@@ -16,11 +16,17 @@ from .forms import CampaignFilterForm
 from .models import Campaign
 
 CAMPAIGNS_PER_PAGE = 25
+RESULTS_TARGET = "campaign-results"  # the id the list's htmx requests swap
 
 
 def _wants_partial(request: HttpRequest) -> bool:
-    """An htmx swap, not htmx restoring a page from its history (that needs all of it)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
+    """An htmx swap of the results (the filter form or a page link), not a history restore
+    nor a boosted action form coming back here after its redirect: those need the page."""
+    return (
+        bool(request.htmx)
+        and not request.htmx.history_restore_request
+        and request.htmx.target == RESULTS_TARGET
+    )
 
 
 def _query_without_page(request: HttpRequest) -> str:

@@ -5,7 +5,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.campaigns.models import Campaign
+from apps.campaigns.models import Campaign, CampaignStatus
+from apps.campaigns.services import ACTIONS_BY_STATUS
 from tests.accounts.factories import UserFactory
 from tests.campaigns.factories import CampaignFactory
 
@@ -133,12 +134,21 @@ def test_htmx_gets_only_the_results_and_the_pages_keep_the_filters(htmx_client):
         CampaignFactory(name=f"Sms {i:02}", channel="sms")
     CampaignFactory(name="A push", channel="push")
 
-    response = htmx_client.get(LIST_URL, {"channel": "sms", "page": 2})
+    response = htmx_client.get(
+        LIST_URL, {"channel": "sms", "page": 2}, HTTP_HX_TARGET="campaign-results"
+    )
     html = _html(response)
     assert "<html" not in html and '<form class="filters' not in html
     assert len(_names(response)) == 5 and all(n.startswith("Sms") for n in _names(response))
     assert 'href="?channel=sms&page=1" rel="prev"' in html
     assert "HX-Request" in response["Vary"]
+
+
+def test_an_htmx_request_for_the_whole_body_gets_the_whole_page(htmx_client):
+    # A boosted action form lands back on the list after its redirect, swapping the body.
+    CampaignFactory(name="Kept")
+    html = _html(htmx_client.get(LIST_URL, HTTP_HX_BOOSTED="true"))
+    assert "<html" in html and 'class="filters campaign-filters"' in html
 
 
 def test_the_empty_list_tells_no_campaigns_yet_from_no_match(marketer_client):
@@ -254,3 +264,25 @@ def test_actions_only_accept_post(marketer_client):
 
 def test_the_nav_links_to_the_campaign_list(viewer_client):
     assert f'href="{LIST_URL}"' in _html(viewer_client.get("/"))
+
+
+BUTTONS = {
+    "clone": ">Clone</button>",
+    "stop": ">Stop</button>",
+    "archive": ">Archive</button>",
+    "unarchive": ">Unarchive</button>",
+    "delete": ">Delete draft</button>",
+}
+
+
+@pytest.mark.parametrize("status", list(ACTIONS_BY_STATUS))
+def test_the_detail_page_shows_exactly_the_buttons_the_status_allows(marketer_client, status):
+    extra = {"status_before_archive": "completed"} if status == "archived" else {}
+    campaign = CampaignFactory(status=status, **extra)
+    html = _html(marketer_client.get(reverse("campaigns:detail", args=[campaign.pk])))
+    shown = {action for action, button in BUTTONS.items() if button in html}
+    assert shown == ACTIONS_BY_STATUS[status] - {"edit"}  # edit arrives with the wizard
+
+
+def test_every_status_has_a_row_in_the_actions_table():
+    assert set(ACTIONS_BY_STATUS) == set(CampaignStatus.values)
