@@ -25,7 +25,9 @@ ACTIONS_BY_STATUS: dict[str, frozenset[str]] = {
     CampaignStatus.RUNNING: frozenset({"clone", "stop"}),
     CampaignStatus.STOPPED: frozenset({"clone", "archive"}),
     CampaignStatus.COMPLETED: frozenset({"clone", "archive"}),
-    CampaignStatus.ARCHIVED: frozenset({"clone", "unarchive"}),
+    # As the product's campaign lists have it: an archived campaign is kept for reference;
+    # to edit, clone or stop it, unarchive it first (spec/notify.md, "Archived").
+    CampaignStatus.ARCHIVED: frozenset({"unarchive"}),
 }
 
 
@@ -119,6 +121,8 @@ CLONED_FIELDS = (
 
 
 def campaign_clone(*, campaign: Campaign, created_by=None) -> Campaign:
+    if "clone" not in campaign_actions(campaign):
+        raise _refusal(campaign, "clone")
     max_length = Campaign._meta.get_field("name").max_length
     copy = Campaign(
         name=f"Copy of {campaign.name}"[:max_length],

@@ -106,7 +106,11 @@ def _act(request: HttpRequest, pk: int, service: Callable, done: str) -> tuple[C
 @require_POST
 def campaign_clone(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
-    copy = services.campaign_clone(campaign=campaign, created_by=request.user)
+    try:
+        copy = services.campaign_clone(campaign=campaign, created_by=request.user)
+    except services.CampaignActionRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect("campaigns:detail", pk=campaign.pk)
     messages.success(request, f"Cloned as “{copy.name}”, a draft without a schedule.")
     return redirect("campaigns:detail", pk=copy.pk)
 

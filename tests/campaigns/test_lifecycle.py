@@ -69,8 +69,13 @@ def test_only_drafts_are_deleted(status):
 
 
 @pytest.mark.parametrize("status", ALL_STATUSES)
-def test_any_campaign_can_be_cloned_into_a_draft(status):
+def test_any_campaign_but_an_archived_one_can_be_cloned_into_a_draft(status):
     campaign = _in_status(status)
+    if status == CampaignStatus.ARCHIVED:
+        with pytest.raises(CampaignActionRefused, match="is archived: only draft, scheduled"):
+            services.campaign_clone(campaign=campaign)
+        assert Campaign.objects.count() == 1
+        return
     copy = services.campaign_clone(campaign=campaign)
     assert copy.pk != campaign.pk and copy.status == CampaignStatus.DRAFT
     assert Campaign.objects.get(pk=campaign.pk).status == status

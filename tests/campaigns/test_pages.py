@@ -286,3 +286,10 @@ def test_the_detail_page_shows_exactly_the_buttons_the_status_allows(marketer_cl
 
 def test_every_status_has_a_row_in_the_actions_table():
     assert set(ACTIONS_BY_STATUS) == set(CampaignStatus.values)
+
+
+def test_an_archived_campaign_must_be_unarchived_before_cloning(marketer_client):
+    campaign = CampaignFactory(name="Kept", status="archived", status_before_archive="stopped")
+    response = marketer_client.post(reverse("campaigns:clone", args=[campaign.pk]), follow=True)
+    assert "“Kept” is archived: only" in _html(response)
+    assert Campaign.objects.count() == 1
