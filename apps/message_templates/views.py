@@ -84,7 +84,9 @@ def _form_context(*, form, channel: str, template: MessageTemplate | None) -> di
         "channel_label": Channel(channel).label,
         "template": template,
         "fields": [(field, personalization_tag(field)) for field in personalization_fields()],
-        "sms": _sms_count(body or "") if channel == Channel.SMS else None,
+        "sms": _sms_count(body or "", profile=selectors.preview_profile_default())
+        if channel == Channel.SMS
+        else None,
         "form_action": reverse("message_templates:edit", args=[template.pk])
         if template
         else f"{reverse('message_templates:create')}?channel={channel}",
@@ -148,6 +150,9 @@ def _sms_count(body: str, *, profile: Profile | None = None) -> dict:
     (or with each `| default:`), since a Liquid tag is much longer than the name it becomes.
     A template that does not compile yet is counted as typed."""
     body = body.replace("\r\n", "\n")
+    if len(body) > services.DEFAULT_MAX_LENGTH:
+        # Longer than an SMS template may be: the form will say so; count without compiling.
+        return {"parts": sms_parts(body), "rendered": False, "profile": profile}
     try:
         text = message_render(body, profile=profile)
         rendered = True
@@ -174,7 +179,7 @@ def _preview_profile(request: HttpRequest) -> tuple[Profile | None, str]:
             profile = Profile.objects.filter(pk=int(raw)).first()
             if profile is not None:
                 return profile, ""
-        return selectors.preview_profile_default(), "That profile no longer exists."
+        return selectors.preview_profile_default(), "No such profile: showing the default."
     return selectors.preview_profile_default(), ""
 
 

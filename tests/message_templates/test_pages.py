@@ -215,6 +215,29 @@ def test_the_form_offers_builtin_and_custom_profile_fields_to_insert(marketer_cl
     assert '{{Profile["Customer Type"] | default: ""}}' in html
 
 
+@pytest.mark.parametrize(
+    ("channel", "fields"),
+    [
+        ("push", ["title", "subtitle", "body", "image_url", "deep_link", "sound", "badge"]),
+        ("sms", ["body", "template_id"]),
+        ("email", ["subject", "preheader", "from_name", "html", "text"]),
+    ],
+)
+def test_each_channel_form_asks_for_its_own_fields(marketer_client, channel, fields):
+    html = marketer_client.get(CREATE, {"channel": channel}).content.decode()
+    for field in fields:
+        assert f'name="{field}"' in html
+    assert ('id="sms-counter"' in html) == (channel == "sms")
+    assert f'action="{CREATE}?channel={channel}"' in html
+
+
+def test_a_post_without_a_channel_asks_for_one_and_saves_nothing(marketer_client):
+    response = marketer_client.post(CREATE, {"name": "x", "body": "y"})
+    assert response.status_code == 400
+    assert "Which channel is it for?" in response.content.decode()
+    assert not MessageTemplate.objects.exists()
+
+
 def test_the_sms_form_shows_the_counter_for_what_it_holds(marketer_client):
     template = MessageTemplateFactory(channel=Channel.SMS, content=sms_content(body="x" * 161))
     html = marketer_client.get(reverse("message_templates:edit", args=[template.pk])).content
@@ -245,6 +268,13 @@ def test_the_counter_uses_the_default_without_a_test_profile(htmx_client):
     # "Hi Shopper €": the euro sign is a GSM-7 extension character, two septets.
     assert "<strong>13</strong> characters · <strong>1</strong> part · GSM-7" in html
     assert "with the default values" in html
+
+
+def test_the_counter_on_the_form_page_counts_for_the_test_profile_too(marketer_client):
+    ProfileFactory(name="Tess", is_test=True)
+    template = MessageTemplateFactory(channel=Channel.SMS, content=sms_content())
+    html = marketer_client.get(reverse("message_templates:edit", args=[template.pk])).content
+    assert "<strong>7</strong> characters" in html.decode()  # "Hi Tess"
 
 
 def test_the_counter_counts_a_broken_template_as_typed(htmx_client):
@@ -292,7 +322,7 @@ def test_an_unknown_profile_falls_back_with_a_message(marketer_client):
     for bad in ("999999", "abc"):
         response = marketer_client.get(url, {"profile": bad})
         assert response.status_code == 200
-        assert "That profile no longer exists." in response.content.decode()
+        assert "No such profile: showing the default." in response.content.decode()
         assert "Hi Shopper" in response.content.decode()
 
 
