@@ -68,7 +68,7 @@ def test_a_marketer_builds_a_segment_and_watches_the_estimate(page, screenshot):
     page.fill("input[name=cond-0-prop-0-name]", "Amount")
     page.select_option("select[name=cond-0-prop-0-operator]", "greater_than")
     page.fill("input[name=cond-0-prop-0-value]", "100")
-    page.wait_for_function("document.querySelector('#estimate-total')?.dataset.total === '3'")
+    page.wait_for_function("document.querySelector('#estimate-total')?.dataset.total === '4'")
 
     page.click("button:has-text('+ Profile property filter')")
     page.wait_for_selector("input[name=profile-0-name]")
