@@ -41,6 +41,14 @@ class Profile(models.Model):
     email_unsubscribed = models.BooleanField(default=False)
     sms_unsubscribed = models.BooleanField(default=False)
     push_opt_out = models.BooleanField(default=False)
+    # "Has a device of this platform with a push token": kept by PostgreSQL triggers on
+    # audience_device (migration 0009), so reach estimates and "reachable by push" read three
+    # columns instead of probing every matching profile's devices. Facts about devices only:
+    # push_opt_out is applied on top. Not editable: no form or API writes them. db_default: a
+    # raw INSERT or COPY that does not name them (seed_demo, the Upload API) gets False.
+    push_android = models.BooleanField(default=False, db_default=False, editable=False)
+    push_ios = models.BooleanField(default=False, db_default=False, editable=False)
+    push_web = models.BooleanField(default=False, db_default=False, editable=False)
     is_test = models.BooleanField(default=False)
     first_seen = models.DateTimeField(null=True, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)

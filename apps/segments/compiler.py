@@ -3,7 +3,8 @@
 `profiles_matching(defn)` returns a Profile QuerySet whose WHERE clause is a single boolean SQL
 expression: EXISTS / NOT EXISTS subqueries over events correlated on (profile_id, name, ts) —
 the event_profile_name_ts_idx index — JSON predicates on properties, a bounding box then the
-haversine distance for radius centres, EXISTS over devices for app fields and push reachability.
+haversine distance for radius centres, EXISTS over devices for app fields, the profile's push
+flags (kept by triggers on devices) for push reachability.
 No user is ever loaded into Python. Every value reaches PostgreSQL as a query parameter.
 
 JSON comparisons are type-aware without ever raising: each typed view of a JSON value is a
@@ -645,14 +646,11 @@ def _radius(centres: list[dict]) -> Fragment:
     return _or(parts)
 
 
-PUSH_DEVICE_SQL = (
-    "EXISTS (SELECT 1 FROM audience_device AS dv WHERE dv.profile_id = {p}.id "
-    "AND dv.push_token IS NOT NULL AND dv.push_token <> ''{platform})"
-)
-
-
 def _push_reachable() -> str:
-    return f"(NOT {_P}.push_opt_out AND " + PUSH_DEVICE_SQL.format(p=_P, platform="") + ")"
+    # The per-platform flags say "has a device with a push token" and are kept by triggers on
+    # audience_device (audience migration 0009): three columns of the profile row instead of
+    # a device probe per profile. They know nothing of the opt-out, which applies on top.
+    return f"(NOT {_P}.push_opt_out AND ({_P}.push_android OR {_P}.push_ios OR {_P}.push_web))"
 
 
 def _reachability(reach: dict) -> Fragment:

@@ -1,17 +1,17 @@
 """Reach estimates: how many profiles a definition qualifies and how many each channel reaches.
 
 One SQL statement per estimate: COUNT(*) FILTER (...) aggregates over the compiled queryset,
-with one LATERAL probe of each matching profile's push devices (all three platforms at once),
 run with JIT off and cheaper parallel costs (REACH_SETTINGS). PostgreSQL only, like the compiler.
 
-The LATERAL probe stays although PostgreSQL 15 cannot run it in parallel workers (a subquery
-with an outer reference is parallel-restricted, so it runs in the leader above the Gather).
-Measured on the 1M-profile bench (warm, ms, recency 107k matches / profile-only 4.6k):
+Push reach by platform reads the profile's push_android / push_ios / push_web flags, which
+PostgreSQL triggers on audience_device keep (audience migration 0009), and which
+profile_reach_idx carries (0010). It used to be a LATERAL probe of each matching profile's
+devices, which PostgreSQL 15 cannot run in parallel workers (a subquery with an outer
+reference is parallel-restricted): ~300 ms of the recency estimate's ~530 ms on the
+1M-profile bench (107k matches). Alternatives measured then (warm, ms, recency / profile-only):
 LATERAL 425-600 / 42-63; a hash join to all push devices grouped by profile 1,100 / 380;
 a MATERIALIZED CTE of the matches semi-joined to devices 550-680 / 44; a LEFT JOIN of devices
-with count(DISTINCT) 440-550 / 54; a LEFT JOIN grouped by profile (partial aggregates in the
-workers, Gather Merge) 550-900 / 68-75. Removing the device side altogether needs a
-denormalised per-profile push-platform column kept by the device writes.
+with count(DISTINCT) 440-550 / 54; a LEFT JOIN grouped by profile 550-900 / 68-75.
 
 Results are cached in Django's cache (Redis) under a sha256 of the normalised definition's
 canonical JSON for ESTIMATE_TTL_SECONDS, so the builder's debounced re-estimates of an
@@ -95,23 +95,13 @@ def definition_cache_key(definition: dict) -> str:
 REACH_SQL = """
 SELECT
     count(*),
-    count(*) FILTER (WHERE d.android),
-    count(*) FILTER (WHERE d.ios),
-    count(*) FILTER (WHERE d.web),
-    count(*) FILTER (WHERE d.android OR d.ios OR d.web),
+    count(*) FILTER (WHERE m.push_android AND NOT m.push_opt_out),
+    count(*) FILTER (WHERE m.push_ios AND NOT m.push_opt_out),
+    count(*) FILTER (WHERE m.push_web AND NOT m.push_opt_out),
+    count(*) FILTER (WHERE (m.push_android OR m.push_ios OR m.push_web) AND NOT m.push_opt_out),
     count(*) FILTER (WHERE m.phone <> '' AND NOT m.sms_unsubscribed),
     count(*) FILTER (WHERE m.email <> '' AND NOT m.email_unsubscribed)
 FROM ({matching}) AS m
-LEFT JOIN LATERAL (
-    -- One probe of the profile's devices answers all three platforms; profiles that opted
-    -- out of push skip the probe (the outer-only condition becomes a one-time filter).
-    SELECT bool_or(dv.platform = 'android') AS android,
-           bool_or(dv.platform = 'ios') AS ios,
-           bool_or(dv.platform = 'web') AS web
-    FROM audience_device AS dv
-    WHERE dv.profile_id = m.id AND NOT m.push_opt_out
-      AND dv.push_token IS NOT NULL AND dv.push_token <> ''
-) AS d ON TRUE
 """
 # Run per estimate transaction (SET LOCAL). jit: see reach_counts. The parallel costs: for a
 # recency segment (107k of 1M profiles) the default costs keep the plan serial or flip it from
@@ -129,7 +119,15 @@ REACH_FIELDS = ("total", "push_android", "push_ios", "push_web", "push", "sms", 
 def reach_counts(profiles: QuerySet[Profile]) -> dict[str, int]:
     """Total and per-channel reachable counts of a profile queryset, in one SQL statement."""
     matching = profiles.order_by().values(
-        "id", "phone", "email", "sms_unsubscribed", "email_unsubscribed", "push_opt_out"
+        "id",
+        "phone",
+        "email",
+        "sms_unsubscribed",
+        "email_unsubscribed",
+        "push_opt_out",
+        "push_android",
+        "push_ios",
+        "push_web",
     )
     sql, params = matching.query.sql_with_params()
     with transaction.atomic(), connection.cursor() as cursor:
