@@ -5,7 +5,7 @@ import pytest
 from django.core.cache import cache
 
 from apps.accounts.services import account_settings_get
-from apps.audience.models import Platform
+from apps.audience.models import Device, Platform, Profile
 from apps.segments.definitions import DefinitionError
 from apps.segments.estimates import ReachEstimate, segment_estimate, segment_sample
 from tests.segments.factories import DeviceFactory, ProfileFactory
@@ -58,6 +58,20 @@ def test_estimate_counts_total_and_reach_per_channel_honouring_opt_outs(audience
     assert estimate.sms == 2  # android_ios, sms_only (unsubscribed and web excluded)
     # ProfileFactory gives everyone an email: all but tokenless, sms_only and unsubscribed.
     assert estimate.email == 3
+
+
+def test_push_reach_follows_device_changes_made_after_the_profiles_were_written(audience):
+    # Push reach reads the profiles' push flags, which the database keeps from the devices.
+    Device.objects.filter(profile__identity="android_ios", platform=Platform.IOS).delete()
+    Device.objects.filter(profile__identity="tokenless").update(push_token="apns-now-set")
+    Device.objects.filter(profile__identity="london").update(
+        profile=Profile.objects.get(identity="web")
+    )
+
+    estimate = segment_estimate(definition=PARIS, use_cache=False)
+
+    assert (estimate.push_android, estimate.push_ios, estimate.push_web) == (2, 1, 1)
+    assert estimate.push == 3  # android_ios, web (now also android), tokenless
 
 
 def test_estimate_is_one_sql_statement(audience, django_assert_num_queries):
