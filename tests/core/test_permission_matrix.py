@@ -83,7 +83,14 @@ SECTION_ROLES: dict[str, set[Role]] = {
     "stats": {Role.VIEWER, Role.MARKETER},
 }
 VIEWER_PAGES = ["/", "/campaigns/", "/segments/", "/stats/"]
-MARKETER_PAGES = ["/segments/new/", "/templates/", "/templates/new/", "/audience/", "/notify/"]
+MARKETER_PAGES = [
+    "/campaigns/new/",
+    "/segments/new/",
+    "/templates/",
+    "/templates/new/",
+    "/audience/",
+    "/notify/",
+]
 ADMIN_PAGES = [
     "/settings/account/",
     "/settings/providers/",
@@ -188,6 +195,8 @@ SAMPLE_KWARGS: dict[str, Callable[[], dict]] = {
     "campaigns:unarchive": _campaign,
     "campaigns:delete": _campaign,
     "campaigns:stop": _campaign_scheduled,
+    "campaigns:edit": _campaign,
+    "campaigns:step": lambda: {**_campaign(), "step": "setup"},
     "message_templates:detail": _message_template,
     "message_templates:edit": _message_template,
     "message_templates:duplicate": _message_template,
@@ -210,6 +219,8 @@ SAMPLE_POST: dict[str, dict] = {
     "settings:user_role": {"role": "admin"},
     # A viewer's edit with a valid body would change the template if the role check slipped.
     "message_templates:edit": {"name": "Taken over", "body": "Pwned"},
+    "campaigns:step": {"name": "Taken over", "campaign_type": "one_time"},
+    "campaigns:new": {"name": "Sneaked in", "channel": "sms", "campaign_type": "one_time"},
     "settings:user_active": {"is_active": "0"},
     "audience:profile_set_test": {"is_test": "true"},
 }

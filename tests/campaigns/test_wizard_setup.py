@@ -1,0 +1,148 @@
+"""The wizard's frame (step URLs, resume, what can be reached, who may edit) and Step 1, Setup."""
+
+import pytest
+from django.urls import reverse
+
+from apps.campaigns.models import Campaign, CampaignType, WizardStep
+from apps.providers.services import provider_create, provider_group_save
+from tests.campaigns.factories import CampaignFactory
+
+pytestmark = pytest.mark.django_db
+
+NEW_URL = reverse("campaigns:new")
+
+
+def _step(campaign, slug):
+    return reverse("campaigns:step", kwargs={"pk": campaign.pk, "step": slug})
+
+
+@pytest.fixture
+def sms_routes(db):
+    twilio = provider_create(channel="sms", kind="twilio", nickname="tw")
+    vonage = provider_create(channel="sms", kind="vonage", nickname="vn")
+    group = provider_group_save(name="Main", providers=[twilio, vonage], is_default=True)
+    other = provider_group_save(name="Backup", providers=[vonage])
+    return {"twilio": twilio, "vonage": vonage, "group": group, "other": other}
+
+
+def test_a_new_sms_campaign_gets_the_default_group_preselected(marketer_client, sms_routes):
+    html = marketer_client.get(NEW_URL + "?channel=sms").content.decode()
+    group = sms_routes["group"]
+    assert f'<option value="group:{group.pk}" selected>Main (default)</option>' in html
+    assert f'value="provider:{sms_routes["twilio"].pk}"' in html
+
+
+def test_changing_the_channel_swaps_only_the_route_part(marketer_client, sms_routes):
+    provider_create(channel="email", kind="sendgrid", nickname="sg")
+    response = marketer_client.get(
+        NEW_URL + "?channel=email", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="setup-route"
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="setup-route">')
+    assert "sg · SendGrid" in html and "Main (default)" not in html
+    assert 'name="sender_email"' in html
+
+
+def test_setup_creates_a_draft_and_goes_to_who(marketer_client, marketer_user, sms_routes):
+    response = marketer_client.post(
+        NEW_URL,
+        {
+            "name": "  Weekend sale ",
+            "channel": "sms",
+            "campaign_type": "recurring",
+            "route": f"provider:{sms_routes['twilio'].pk}",
+        },
+    )
+    campaign = Campaign.objects.get()
+    assert response.status_code == 302 and response["Location"] == _step(campaign, "who")
+    assert campaign.name == "Weekend sale" and campaign.channel == "sms"
+    assert campaign.campaign_type == CampaignType.RECURRING
+    assert campaign.provider == sms_routes["twilio"] and campaign.provider_group is None
+    assert campaign.created_by == marketer_user and campaign.wizard_step == WizardStep.SETUP
+
+
+def test_setup_errors_are_shown_beside_their_fields_and_nothing_is_created(marketer_client):
+    response = marketer_client.post(
+        NEW_URL, {"name": "", "channel": "fax", "campaign_type": "one_time"}
+    )
+    html = response.content.decode()
+    assert response.status_code == 400 and not Campaign.objects.exists()
+    assert 'id="id_name_errors"' in html and "This field is required." in html
+    assert "Select a valid choice. fax is not one of the available choices." in html
+
+
+def test_a_provider_of_another_channel_is_refused(marketer_client, sms_routes):
+    email = provider_create(channel="email", kind="sendgrid", nickname="sg")
+    response = marketer_client.post(
+        NEW_URL,
+        {
+            "name": "x",
+            "channel": "sms",
+            "campaign_type": "one_time",
+            "route": f"provider:{email.pk}",
+        },
+    )
+    assert response.status_code == 400 and not Campaign.objects.exists()
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_editing_setup_keeps_the_channel_and_later_steps(marketer_client, sms_routes):
+    campaign = CampaignFactory(channel="sms", wizard_step=WizardStep.WHAT)
+    response = marketer_client.post(
+        _step(campaign, "setup"),
+        {
+            "name": "Renamed",
+            "channel": "email",  # ignored: fixed once created
+            "campaign_type": "one_time",
+            "route": f"group:{sms_routes['other'].pk}",
+        },
+    )
+    campaign.refresh_from_db()
+    assert response["Location"] == _step(campaign, "who")
+    assert campaign.name == "Renamed" and campaign.channel == "sms"
+    assert campaign.provider_group == sms_routes["other"]
+    assert campaign.wizard_step == WizardStep.WHAT  # going back never forgets later steps
+
+
+def test_coming_from_the_overview_returns_there(marketer_client):
+    campaign = CampaignFactory(channel="push", wizard_step=WizardStep.SCHEDULE)
+    page = marketer_client.get(_step(campaign, "setup") + "?then=overview").content.decode()
+    assert 'name="then" value="overview"' in page and "Save and back to overview" in page
+    response = marketer_client.post(
+        _step(campaign, "setup"),
+        {"name": "Again", "campaign_type": "one_time", "route": "", "then": "overview"},
+    )
+    assert response["Location"] == _step(campaign, "schedule")
+
+
+def test_later_steps_of_an_unfinished_draft_redirect_to_the_step_that_is_due(marketer_client):
+    campaign = CampaignFactory(channel="push", wizard_step=WizardStep.SETUP)
+    assert marketer_client.get(_step(campaign, "what"))["Location"] == _step(campaign, "who")
+    assert marketer_client.get(reverse("campaigns:edit", args=[campaign.pk]))["Location"] == _step(
+        campaign, "who"
+    )
+    page = marketer_client.get(_step(campaign, "who")).content.decode()
+    assert 'aria-current="step"' in page and f'href="{_step(campaign, "setup")}"' in page
+    assert f'href="{_step(campaign, "what")}"' not in page  # locked steps are not links
+
+
+def test_an_unknown_step_is_404(marketer_client):
+    campaign = CampaignFactory()
+    assert marketer_client.get(_step(campaign, "why")).status_code == 404
+
+
+@pytest.mark.parametrize("status", ["running", "stopped", "completed"])
+def test_only_drafts_and_scheduled_campaigns_can_be_edited(marketer_client, status):
+    campaign = CampaignFactory(status=status, wizard_step=WizardStep.SCHEDULE, name="Locked")
+    response = marketer_client.post(
+        _step(campaign, "setup"), {"name": "Changed", "campaign_type": "one_time"}, follow=True
+    )
+    campaign.refresh_from_db()
+    assert campaign.name == "Locked"
+    assert "only draft and scheduled campaigns can be edited" in response.content.decode()
+
+
+def test_viewers_cannot_open_the_wizard(viewer_client):
+    campaign = CampaignFactory()
+    assert viewer_client.get(NEW_URL).status_code == 403
+    assert viewer_client.post(_step(campaign, "setup"), {"name": "x"}).status_code == 403
