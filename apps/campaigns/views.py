@@ -1,4 +1,3 @@
-import json
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -11,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.roles import Role, role_allows, role_required
 
-from . import selectors, services
+from . import selectors, services, wizard
 from .forms import CampaignFilterForm
 from .models import Campaign
 
@@ -73,11 +72,12 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "actions": services.campaign_actions(campaign),
         "can_act": role_allows(request.user, Role.MARKETER),
         "here": request.get_full_path(),
-        # The step documents as stored, read-only until the wizard shows them properly.
-        **{
-            f"{field}_json": json.dumps(getattr(campaign, field), indent=2, ensure_ascii=False)
-            for field in ("when", "delivery", "content", "conversion_goal")
-        },
+        # Each wizard step's own summary of what was chosen, the same rows as the overview.
+        "sections": [
+            {"label": step.label, "rows": step.module.summary(campaign)}
+            for step in wizard.STEPS
+            if step.slug not in ("test", "schedule")
+        ],
     }
     return render(request, "campaigns/campaign_detail.html", context)
 
