@@ -128,11 +128,17 @@ def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _builder_page(request, segment=get_object_or_404(Segment, pk=pk))
 
 
-def _builder_context(*, rows: dict, name: str, segment: Segment | None) -> dict:
+# The builder's fields (and the partials its add/remove buttons re-render), included by the
+# segment page and by the campaign wizard's Who step.
+BUILDER_FIELDS_TEMPLATE = "segments/_builder_fields.html"
+
+
+def builder_fields_context(*, rows: dict, form_action: str) -> dict:
+    """What BUILDER_FIELDS_TEMPLATE needs: the rows, where its add/remove buttons post, and
+    the choices of its selects and datalists."""
     return {
         "rows": rows,
-        "name": name,
-        "segment": segment,
+        "form_action": form_action,
         "event_names": selectors.event_names(),
         "demo_cities": sorted(builder.DEMO_CITY_CENTRES),
         "operators": builder.OPERATORS,
@@ -143,12 +149,20 @@ def _builder_context(*, rows: dict, name: str, segment: Segment | None) -> dict:
         "reach_fields": [
             (key, label, rows["reach"].get(key, "")) for key, label in builder.REACHABILITY
         ],
-        "form_action": reverse("segments:edit", args=[segment.pk])
-        if segment
-        else reverse("segments:create"),
         "live_types": builder.LIVE_TYPES,
         "offset_directions": builder.OFFSET_DIRECTIONS,
         "offset_units": builder.OFFSET_UNITS,
+    }
+
+
+def _builder_context(*, rows: dict, name: str, segment: Segment | None) -> dict:
+    form_action = (
+        reverse("segments:edit", args=[segment.pk]) if segment else reverse("segments:create")
+    )
+    return {
+        **builder_fields_context(rows=rows, form_action=form_action),
+        "name": name,
+        "segment": segment,
     }
 
 
@@ -179,7 +193,7 @@ def _builder_page(request: HttpRequest, *, segment: Segment | None) -> HttpRespo
         context = _builder_context(rows=rows, name=name, segment=segment)
         section = builder.action_section(action)
         if _wants_partial(request) and section:
-            response = render(request, f"{template}#{section}", context)
+            response = render(request, f"{BUILDER_FIELDS_TEMPLATE}#{section}", context)
             response["HX-Trigger"] = "segment-changed"  # the estimate follows the new rows
             return response
         return render(request, template, context)
