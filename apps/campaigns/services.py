@@ -2,12 +2,27 @@
 the action is allowed from, then check the row count), so two people pressing Stop, or Stop
 racing the engine's own status change, can never both win or resurrect a campaign."""
 
+import re
+from dataclasses import dataclass, field, replace
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.html import escape
 
-from apps.providers.models import Channel
+from apps.audience.models import Profile
+from apps.providers.adapters import adapter_for
+from apps.providers.adapters.base import (
+    EmailMessage,
+    PushMessage,
+    SendResult,
+    SendStatus,
+    SmsMessage,
+)
+from apps.providers.groups import group_send_sms
+from apps.providers.models import Channel, Provider, ProviderGroup
 
 from .models import Campaign, CampaignStatus, CampaignType, WizardStep
 
@@ -188,3 +203,372 @@ def campaign_delete_draft(*, campaign: Campaign) -> None:
         ).delete()
     if not deleted:
         raise _refusal(campaign, "delete")
+
+
+# --- Readiness and scheduling (the wizard's overview) --------------------------------------
+
+
+class CampaignNotReady(CampaignActionRefused):
+    """Schedule refused because the campaign cannot run; `problems` are the reasons, each a
+    sentence the overview lists."""
+
+    def __init__(self, campaign: Campaign, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"“{campaign.name}” cannot be scheduled: {' '.join(problems)}")
+
+
+def _content_floor_problems(campaign: Campaign) -> list[str]:
+    """The What step's own problems() is the authority on content; this is the floor the
+    server keeps even if a step says nothing: no variant at all, or a template that does not
+    render, never gets scheduled."""
+    from .content import ContentInvalid, campaign_variants, render_message
+
+    variants = campaign_variants(campaign)
+    if not variants:
+        return ["No message content yet: write it in What."]
+    found = []
+    for variant in variants:
+        try:
+            render_message(campaign.channel, variant.get("message") or {}, None)
+        except ContentInvalid as invalid:
+            where = ", ".join(sorted(invalid.errors)) or "the message"
+            found.append(
+                f"{variant.get('name') or 'Variant ' + str(variant.get('key', ''))}: "
+                f"the template does not render ({where})."
+            )
+    return found
+
+
+def campaign_readiness(campaign: Campaign, *, now) -> list[tuple[str, str]]:
+    """Why `campaign` cannot run, as (step slug, sentence) pairs; [] when it can. Every
+    wizard step before the overview is asked, plus the schedule against `now` (a date that
+    was fine yesterday may be past today)."""
+    from . import wizard
+    from .schedule import when_problems
+
+    found: list[tuple[str, str]] = []
+    for step in wizard.STEPS[:-1]:
+        found += [(step.slug, problem) for problem in step.module.problems(campaign)]
+    if not any(slug == "what" for slug, _ in found):
+        found += [("what", problem) for problem in _content_floor_problems(campaign)]
+    seen = {problem for _, problem in found}
+    found += [("when", p) for p in when_problems(campaign, now=now) if p not in seen]
+    return found
+
+
+def _reloaded(campaign: Campaign) -> Campaign:
+    # Readiness reads the provider, group and segment of what is stored now, not of the
+    # instance a view loaded before its own save.
+    return Campaign.objects.select_related("provider", "provider_group", "segment").get(
+        pk=campaign.pk
+    )
+
+
+def _first_run(campaign: Campaign, now) -> tuple[object, list[str]]:
+    from .schedule import first_occurrence
+
+    first = first_occurrence(campaign, now=now)
+    if first is None:
+        return None, ["Nothing is left to send: every date of the schedule has passed (When)."]
+    return first, []
+
+
+def campaign_schedule(*, campaign: Campaign, now=None) -> Campaign:
+    """Draft → scheduled. Readiness is re-checked here whatever the page showed, then one
+    conditional UPDATE from draft, so two marketers pressing Schedule (or Schedule racing a
+    delete or an archive) cannot both win."""
+    now = now or timezone.now()
+    current = _reloaded(campaign)
+    problems = [problem for _, problem in campaign_readiness(current, now=now)]
+    first = None
+    if not problems:
+        first, problems = _first_run(current, now)
+    if problems:
+        raise CampaignNotReady(current, problems)
+    updated = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.DRAFT).update(
+        status=CampaignStatus.SCHEDULED,
+        scheduled_at=now,
+        next_run_at=first,
+        wizard_step=Greatest(F("wizard_step"), WizardStep.SCHEDULE),
+        updated_at=now,
+    )
+    if updated != 1:
+        current_status = (
+            Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).first()
+        )
+        if current_status is None:
+            raise CampaignActionRefused(f"“{campaign.name}” no longer exists.")
+        label = CampaignStatus(current_status).label.lower()
+        raise CampaignActionRefused(
+            f"“{campaign.name}” is {label}: only draft campaigns can be scheduled."
+        )
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_recheck(*, campaign: Campaign, now=None) -> list[str]:
+    """A scheduled campaign after an edit: still able to run → its next run is recomputed
+    from the new schedule; not able → back to draft (one conditional UPDATE each, so a
+    campaign the engine has just started is left alone). Returns the problems that sent it
+    back ([] when it stays scheduled or was not scheduled)."""
+    now = now or timezone.now()
+    current = _reloaded(campaign)
+    if current.status != CampaignStatus.SCHEDULED:
+        return []
+    problems = [problem for _, problem in campaign_readiness(current, now=now)]
+    first = None
+    if not problems:
+        first, problems = _first_run(current, now)
+    scheduled = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SCHEDULED)
+    if problems:
+        if scheduled.update(
+            status=CampaignStatus.DRAFT, scheduled_at=None, next_run_at=None, updated_at=now
+        ):
+            campaign.refresh_from_db()
+            return problems
+        return []
+    scheduled.update(next_run_at=first, updated_at=now)
+    campaign.refresh_from_db()
+    return []
+
+
+# --- Test sends (the wizard's Test step) ---------------------------------------------------
+
+# "E.164-ish": a plus and 8-15 digits once spaces, dots, dashes and brackets are dropped.
+PHONE_NUMBER_SEPARATORS = re.compile(r"[\s().\-]")
+PHONE_NUMBER_PATTERN = re.compile(r"\+\d{8,15}")
+
+
+def phone_number_normalise(raw: str) -> str | None:
+    """`raw` as +digits, or None when it is not a number with its country code."""
+    number = PHONE_NUMBER_SEPARATORS.sub("", raw or "")
+    return number if PHONE_NUMBER_PATTERN.fullmatch(number) else None
+
+
+@dataclass(frozen=True)
+class CampaignTestOutcome:
+    """What happened to one test message: one per (variant, recipient address)."""
+
+    variant: str  # the variant's name
+    recipient: str  # who it was for, as the marketer knows them (profile or typed number)
+    address: str = ""  # the phone number, email address or push token it went to
+    status: str = ""  # a SendStatus value, or "" when it was not sent at all
+    provider: str = ""  # the provider's nickname (for a group: the one that answered)
+    provider_message_id: str = ""
+    error: str = ""
+    http_status: int | None = None
+    rendered: dict = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == SendStatus.ACCEPTED
+
+
+def _sms_message(to: str, rendered: dict) -> SmsMessage:
+    def pairs(key: str) -> dict[str, str]:
+        return {
+            str(pair.get("key", "")): str(pair.get("value", ""))
+            for pair in rendered.get(key) or []
+            if isinstance(pair, dict) and pair.get("key")
+        }
+
+    variables = pairs("template_variables")
+    return SmsMessage(
+        to=to,
+        body=str(rendered.get("body") or ""),
+        template_id=str(rendered.get("template_id") or ""),
+        template_variables=list(variables.values()),
+        body_values=variables,
+        global_values=pairs("key_values"),
+    )
+
+
+def _email_message(campaign: Campaign, provider: Provider, to: str, rendered: dict):
+    provider_settings = provider.settings or {}
+    html = str(rendered.get("html") or "")
+    if rendered.get("preheader") and html:
+        # The inbox preview line: hidden text first in the body, as mail clients read it.
+        preheader = escape(str(rendered["preheader"]))
+        html = f'<div style="display:none;max-height:0;overflow:hidden">{preheader}</div>{html}'
+    return EmailMessage(
+        to=to,
+        subject=str(rendered.get("subject") or ""),
+        html=html,
+        text=str(rendered.get("text") or ""),
+        from_email=campaign.sender_email or provider_settings.get("from_email", ""),
+        from_name=str(
+            rendered.get("sender_name")
+            or campaign.sender_name
+            or provider_settings.get("from_name", "")
+        ),
+        reply_to=campaign.reply_to_email,
+    )
+
+
+def _push_message(token: str, platform: str, rendered: dict) -> PushMessage:
+    custom = rendered.get("custom_kv") or {}
+    data = {str(k): str(v) for k, v in (custom.get(platform) or {}).items()}
+    if rendered.get("deep_link"):
+        data.setdefault("deep_link", str(rendered["deep_link"]))
+    options: dict[str, object] = {}
+    for option, key in (
+        ("image", "image_url"),
+        ("sound", "sound"),
+        ("category", "category"),
+        ("collapse_key", "collapse_key"),
+        ("collapse_id", "collapse_key"),
+        ("channel_id", "android_channel_id"),
+        ("link", "external_url"),
+    ):
+        if rendered.get(key):
+            options[option] = rendered[key]
+    if rendered.get("badge") not in (None, ""):
+        options["badge"] = rendered["badge"]
+    if rendered.get("android_priority"):
+        options["priority"] = rendered["android_priority"]
+    for flag in ("mutable_content", "content_available"):
+        if rendered.get(flag):
+            options[flag] = True
+    return PushMessage(
+        token=token,
+        platform=platform,
+        title=str(rendered.get("title") or ""),
+        body=str(rendered.get("body") or ""),
+        data=data,
+        options=options,
+    )
+
+
+def _send_through_provider(provider: Provider, messages: list) -> list[tuple[SendResult, str]]:
+    try:
+        results = adapter_for(provider.config()).send(messages)
+    except Exception as exc:  # a missing adapter or bad config: show it, don't 500
+        error = f"{type(exc).__name__}: {exc}"
+        results = [
+            SendResult(
+                getattr(m, "to", "") or getattr(m, "token", ""), SendStatus.PERMANENT, error=error
+            )
+            for m in messages
+        ]
+    return [(result, provider.nickname) for result in results]
+
+
+def campaign_test_route(campaign: Campaign) -> Provider | ProviderGroup | None:
+    """What a test goes through: the campaign's provider or group, or for SMS the default
+    group when neither is chosen (as the campaign itself would be sent)."""
+    if campaign.provider_group_id:
+        return campaign.provider_group
+    if campaign.provider_id:
+        return campaign.provider
+    if campaign.channel == Channel.SMS:
+        return ProviderGroup.objects.filter(is_default=True).first()
+    return None
+
+
+def campaign_test_send(
+    *,
+    campaign: Campaign,
+    profiles: list[Profile],
+    phone_numbers: list[str] = (),
+    variant_keys: list[str] | None = None,
+) -> list[CampaignTestOutcome]:
+    """Send the chosen variants to test profiles (and, for SMS, typed numbers, rendered for
+    an empty profile) through the campaign's own route, and say what happened to each.
+    Nothing is recorded as a campaign message: a test is not a delivery. Unsubscribe and
+    opt-out flags are not applied either: test recipients are the marketer's own."""
+    from .content import ContentInvalid, campaign_variants, render_message
+
+    variants = [
+        v
+        for v in campaign_variants(campaign)
+        if variant_keys is None or v.get("key") in variant_keys
+    ]
+    route = campaign_test_route(campaign)
+    outcomes: list[CampaignTestOutcome] = []
+    # (outcome without result, message) pairs waiting for the one send below.
+    pending: list[tuple[CampaignTestOutcome, object]] = []
+    recipients: list[tuple[str, Profile | None, list[tuple[str, str]]]] = []
+    for profile in profiles:
+        recipients.append((str(profile), profile, _addresses(campaign.channel, profile)))
+    for number in phone_numbers:
+        recipients.append((number, None, [(number, "")]))
+
+    for variant in variants:
+        name = str(variant.get("name") or f"Variant {variant.get('key', '')}")
+        for label, profile, addresses in recipients:
+            if not addresses:
+                outcomes.append(
+                    CampaignTestOutcome(name, label, error=_no_address(campaign.channel))
+                )
+                continue
+            try:
+                rendered = render_message(campaign.channel, variant.get("message") or {}, profile)
+            except ContentInvalid as invalid:
+                problems = "; ".join(f"{k}: {v}" for k, v in invalid.errors.items())
+                outcomes.append(
+                    CampaignTestOutcome(
+                        name, label, error=f"The template does not render: {problems}"
+                    )
+                )
+                continue
+            for address, platform in addresses:
+                outcome = CampaignTestOutcome(name, label, address, rendered=rendered)
+                if campaign.channel == Channel.SMS:
+                    message = _sms_message(address, rendered)
+                elif campaign.channel == Channel.EMAIL:
+                    message = _email_message(campaign, route, address, rendered) if route else None
+                else:
+                    message = _push_message(address, platform, rendered)
+                pending.append((outcome, message))
+
+    if pending:
+        answers = _send_test_messages(campaign, route, [message for _, message in pending])
+        for (outcome, _), (result, provider) in zip(pending, answers, strict=True):
+            outcomes.append(
+                replace(
+                    outcome,
+                    status=str(result.status),
+                    provider=provider,
+                    provider_message_id=result.provider_message_id,
+                    error=result.error,
+                    http_status=result.http_status,
+                )
+            )
+    return outcomes
+
+
+def _addresses(channel: str, profile: Profile) -> list[tuple[str, str]]:
+    """(address, push platform) pairs a profile is reached at on `channel`. Push goes to
+    every device of a test profile that has a token: a tester wants to see it everywhere."""
+    if channel == Channel.SMS:
+        return [(profile.phone, "")] if profile.phone else []
+    if channel == Channel.EMAIL:
+        return [(profile.email, "")] if profile.email else []
+    return [
+        (device.push_token, device.platform)
+        for device in profile.devices.exclude(push_token__isnull=True)
+        .exclude(push_token="")
+        .order_by(F("last_active").desc(nulls_last=True), "-id")
+    ]
+
+
+def _no_address(channel: str) -> str:
+    return {
+        Channel.SMS: "Not sent: this profile has no phone number.",
+        Channel.EMAIL: "Not sent: this profile has no email address.",
+    }.get(channel, "Not sent: this profile has no device with a push token.")
+
+
+def _send_test_messages(
+    campaign: Campaign, route: Provider | ProviderGroup | None, messages: list
+) -> list[tuple[SendResult, str]]:
+    def refused(error: str) -> list[tuple[SendResult, str]]:
+        return [(SendResult("", SendStatus.PERMANENT, error=error), "") for _ in messages]
+
+    if route is None:
+        return refused("Not sent: the campaign has no provider (Setup).")
+    if isinstance(route, ProviderGroup):
+        return group_send_sms(group=route, messages=messages)
+    if not route.is_active:
+        return refused(f"Not sent: the provider “{route.nickname}” is deactivated.")
+    return _send_through_provider(route, messages)
