@@ -51,6 +51,7 @@ from apps.segments.definitions import PROFILE_COLUMNS, definition_validate, valu
 
 # Replaced by the quoted alias of the outer profile table in _ProfileCondition.as_sql.
 _P = "__herald_profile__"
+PROFILE_ALIAS = _P  # what callers composing their own SQL replace with their alias
 
 EARTH_RADIUS_KM = 6371.0088
 NUMERIC_RE = r"^-?[0-9]+(\.[0-9]+)?$"

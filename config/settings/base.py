@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "apps.segments",
     "apps.message_templates",
     "apps.campaigns",
+    "apps.delivery",
     "apps.api",
 ]
 

@@ -1,0 +1,156 @@
+"""The delivery engine's records: one CampaignRun per occurrence of a campaign, and one
+Message per recipient (and device, for push) of a run.
+
+A run's recipients are snapshotted into Message rows in one INSERT … SELECT (snapshot.py);
+from then on the Message row *is* the unit of work: its status says what happened, and a
+row that must wait (a DND delay, a user-timezone send, the rest of an A/B audience waiting for
+the winner) carries `release_at`, which beat releases — never a Celery countdown, so a restart
+loses nothing."""
+
+from django.db import models
+from django.db.models import Q
+
+from apps.audience.models import Device, Profile
+from apps.campaigns.models import Campaign
+from apps.providers.models import Provider
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # created by beat; the snapshot is not taken yet
+    SENDING = "sending", "Sending"
+    TESTING = "testing", "A/B test running"  # test share sent, the rest waits for the winner
+    COMPLETED = "completed", "Completed"
+    STOPPED = "stopped", "Stopped"
+    REFUSED = "refused", "Refused by the safety check"
+
+
+class CampaignRun(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs")
+    # The occurrence this run is for (aware UTC). Unique with the campaign: two beats, or a
+    # beat restarted mid-tick, can never start the same occurrence twice.
+    scheduled_for = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.PENDING)
+    # Filled by the snapshot: everyone who qualified, and how they were split.
+    qualified = models.PositiveIntegerField(null=True, blank=True)
+    recipients = models.PositiveIntegerField(null=True, blank=True)
+    control = models.PositiveIntegerField(null=True, blank=True)
+    refused_reason = models.TextField(blank=True, default="")
+    winner_variant = models.CharField(max_length=1, blank=True, default="")
+    winner_details = models.JSONField(null=True, blank=True)  # the numbers behind the choice
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-scheduled_for", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "scheduled_for"], name="campaign_run_once_per_occurrence"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=RunStatus.values), name="campaign_run_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} @ {self.scheduled_for:%Y-%m-%d %H:%M}"
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    WAITING = "waiting", "Waiting"  # has a release_at: DND delay, user timezone, A/B winner
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    CONTROL = "control", "Control group"
+
+
+class SkipReason(models.TextChoices):
+    CONTROL = "control", "Control group"
+    CAPPED = "capped", "Frequency cap"
+    DND_DISCARDED = "dnd_discarded", "Do Not Disturb (discarded)"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    CUTOFF = "cutoff", "After the cut-off time"
+    TIMEZONE_DROPPED = "timezone_dropped", "Local time already passed (dropped)"
+    STOPPED = "stopped", "Campaign stopped"
+    NOT_WINNER = "not_winner", "A/B test ended without sending"
+
+
+class Message(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(CampaignRun, on_delete=models.CASCADE, related_name="messages")
+    # DO_NOTHING + no DB constraint: a profile deleted later must not rewrite sending history,
+    # and the snapshot's INSERT … SELECT should not pay for FK checks on millions of rows.
+    profile = models.ForeignKey(
+        Profile, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    device = models.ForeignKey(
+        Device,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # "A", "B", "C"; empty while the recipient waits for an A/B winner.
+    variant = models.CharField(max_length=1, blank=True, default="")
+    status = models.CharField(
+        max_length=8, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
+    reason = models.CharField(max_length=20, blank=True, default="")
+    release_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    provider = models.ForeignKey(
+        Provider,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    provider_message_id = models.CharField(max_length=128, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Nothing twice: one row per recipient (and device) per run, whatever the
+            # variant — stricter than (run, profile, device, variant): nobody gets two
+            # variants. Two partial constraints instead of NULLS NOT DISTINCT, which SQLite
+            # (the embedded default) does not have: push rows name a device, SMS/email don't.
+            models.UniqueConstraint(
+                fields=["run", "profile", "device"],
+                name="message_once_per_device",
+                condition=Q(device__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["run", "profile"],
+                name="message_once_per_profile",
+                condition=Q(device__isnull=True),
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=MessageStatus.values), name="message_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=MessageStatus.WAITING) | Q(release_at__isnull=False),
+                name="message_waiting_has_release_at",
+            ),
+        ]
+        indexes = [
+            # Beat's release scan touches only waiting rows.
+            models.Index(
+                fields=["release_at"],
+                name="message_waiting_release_idx",
+                condition=Q(status=MessageStatus.WAITING),
+            ),
+            models.Index(fields=["run", "status"], name="message_run_status_idx"),
+            # Frequency caps and daily limits look up a profile's recent sends.
+            models.Index(
+                fields=["profile", "sent_at"],
+                name="message_profile_sent_idx",
+                condition=Q(status=MessageStatus.SENT),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} → profile {self.profile_id} ({self.status})"
