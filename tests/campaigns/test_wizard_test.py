@@ -1,0 +1,386 @@
+"""Step 5, Test: test sends over real HTTP to the provider sandbox, through the campaign's
+provider or its failover group, rendered for each recipient; what the page shows about each
+answer; field errors; the empty state; Skip test."""
+
+import json
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils.html import escape
+
+from apps.campaigns.models import Campaign, CampaignStatus, WizardStep
+from apps.campaigns.services import campaign_test_send, phone_number_normalise
+from apps.providers.adapters import fcm as fcm_module
+from apps.providers.services import provider_create, provider_group_save
+from tests.audience.factories import DeviceFactory, ProfileFactory
+from tests.campaigns.factories import CampaignFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state():
+    cache.clear()  # circuit breaker state lives in this run's Redis db
+    fcm_module._token_cache.clear()
+    yield
+    cache.clear()
+    fcm_module._token_cache.clear()
+
+
+def _content(channel: str, *variants: dict) -> dict:
+    keys = "ABC"
+    return {
+        "mode": "ab" if len(variants) > 1 else "single",
+        "variants": [
+            {"key": keys[i], "name": f"Variant {keys[i]}", "match": "", "message": message}
+            for i, message in enumerate(variants)
+        ],
+        "ab": {"size_kind": "percent", "size": 20, "metric": "clicks", "window_hours": 4},
+        "multi": {"property": "", "fallback": "A"},
+        "template_id": None,
+    }
+
+
+def _twilio(sandbox, label: str):
+    return provider_create(
+        channel="sms",
+        kind="twilio",
+        nickname=label.title(),
+        base_url=sandbox.url_for(label),
+        credentials={"account_sid": f"AC{label}", "auth_token": "token"},
+        settings={"from_number": "+15550000000"},
+    )
+
+
+def _sms_campaign(**fields):
+    return CampaignFactory(
+        name="Coupon",
+        channel="sms",
+        content=_content("sms", {"body": "Hi {{ Profile.Name }}, your code is GOLD"}),
+        wizard_step=WizardStep.WHAT,
+        **fields,
+    )
+
+
+@pytest.fixture
+def ann(db):
+    return ProfileFactory(name="Ann", identity="ann", phone="+14155550101", is_test=True)
+
+
+def _url(campaign):
+    return reverse("campaigns:step", kwargs={"pk": campaign.pk, "step": "test"})
+
+
+def _send(client, campaign, **posted):
+    return client.post(_url(campaign), {"action": "send", **posted})
+
+
+# --- the page --------------------------------------------------------------------------------
+
+
+def test_the_page_lists_test_profiles_with_their_address_and_the_route(
+    marketer_client, provider_sandbox, ann
+):
+    ProfileFactory(name="Bob", phone="", is_test=True)
+    ProfileFactory(name="Not a tester", phone="+14155550199")
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+
+    html = marketer_client.get(_url(campaign)).content.decode()
+
+    assert "Test messages go through <strong>Tw (Twilio)</strong>" in html
+    assert f'value="{ann.pk}" checked> Ann' in html and "+14155550101" in html
+    assert "Bob" in html and "no phone number" in html
+    bob = campaign_test_profiles_checkbox(html, "Bob")
+    assert "disabled" in bob and "checked" not in bob
+    assert "Not a tester" not in html
+    assert 'name="phone_numbers"' in html
+    assert "No test profiles yet" not in html
+    assert 'name="action" value="skip"' in html
+
+
+def campaign_test_profiles_checkbox(html: str, name: str) -> str:
+    line = next(line for line in html.splitlines() if f"> {name} " in line)
+    return line[: line.index(f"> {name} ")]
+
+
+def test_without_test_profiles_the_page_says_how_to_get_one(marketer_client, provider_sandbox):
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    html = marketer_client.get(_url(campaign)).content.decode()
+    assert "No test profiles yet." in html
+    assert reverse("audience:profile_list") in html
+    assert 'name="profiles"' not in html  # nothing to tick; the search and a number remain
+    assert 'id="test-search"' in html and 'name="phone_numbers"' in html
+
+
+def test_a_campaign_without_a_provider_says_so(marketer_client, ann):
+    campaign = CampaignFactory(
+        channel="push", content=_content("push", {"body": "x"}), wizard_step=WizardStep.WHAT
+    )
+    html = marketer_client.get(_url(campaign)).content.decode()
+    assert "This campaign has no provider yet" in html
+    assert 'name="phone_numbers"' not in html  # typed numbers are an SMS thing
+
+
+def test_search_finds_other_profiles_as_a_partial(htmx_client, provider_sandbox, ann):
+    other = ProfileFactory(name="Carla", identity="carla-1", phone="+4930123456")
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+
+    html = htmx_client.get(_url(campaign), {"q": "carla"}).content.decode()
+
+    assert html.lstrip().startswith('<div id="test-search-results">')
+    assert f'name="profiles" value="{other.pk}"' in html and "+4930123456" in html
+    assert "Ann" not in html  # the test profiles are listed already
+    nothing = htmx_client.get(_url(campaign), {"q": "zzz"}).content.decode()
+    assert (
+        "No other profile\N{RIGHT SINGLE QUOTATION MARK}s identity or email starts with “zzz”."
+        in nothing
+    )
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+def test_an_sms_test_reaches_the_provider_rendered_for_the_profile(
+    htmx_client, provider_sandbox, ann
+):
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+
+    response = _send(htmx_client, campaign, profiles=[ann.pk])
+
+    [delivered] = provider_sandbox.client.messages("tw")
+    assert delivered["recipient"] == "+14155550101"
+    assert delivered["body"] == "Hi Ann, your code is GOLD"
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html  # the htmx partial
+    assert html.lstrip().startswith('<div id="test-send">')
+    assert '<span class="badge good">accepted</span>' in html
+    assert f"<code>{delivered['provider_message_id']}</code>" in html
+    assert "<td>Tw</td>" in html and "Hi Ann, your code is GOLD" in html
+    stored = Campaign.objects.get(pk=campaign.pk)
+    # A test is not a step save or a delivery: nothing about the campaign moved.
+    assert stored.wizard_step == WizardStep.WHAT and stored.status == CampaignStatus.DRAFT
+
+
+def test_an_sms_test_through_a_group_fails_over_when_the_first_provider_fails(
+    htmx_client, provider_sandbox, settings, ann
+):
+    settings.HERALD_CIRCUIT_FAILURE_THRESHOLD = 1000  # keep the breaker out of this test
+    first, second = _twilio(provider_sandbox, "first"), _twilio(provider_sandbox, "second")
+    group = provider_group_save(name="Failover", providers=[first, second])
+    campaign = _sms_campaign(provider_group=group)
+    provider_sandbox.client.set_faults("first", error_rate=1.0, error_status=500)
+
+    html = _send(htmx_client, campaign, profiles=[ann.pk]).content.decode()
+
+    assert provider_sandbox.client.messages("first") == []
+    [delivered] = provider_sandbox.client.messages("second")
+    assert delivered["body"] == "Hi Ann, your code is GOLD"
+    assert "<td>Second</td>" in html and '<span class="badge good">accepted</span>' in html
+    page = htmx_client.get(_url(campaign)).content.decode()
+    assert "go through <strong>provider group Failover, with failover</strong>" in page
+
+
+def test_an_sms_campaign_without_a_route_tests_through_the_default_group(
+    htmx_client, provider_sandbox, ann
+):
+    provider_group_save(name="Main", providers=[_twilio(provider_sandbox, "dflt")], is_default=True)
+    campaign = _sms_campaign()
+
+    html = _send(htmx_client, campaign, profiles=[ann.pk]).content.decode()
+
+    assert [d["recipient"] for d in provider_sandbox.client.messages("dflt")] == ["+14155550101"]
+    assert '<span class="badge good">accepted</span>' in html and "<td>Dflt</td>" in html
+    page = htmx_client.get(_url(campaign)).content.decode()
+    assert "provider group Main (the default group), with failover" in page
+
+
+def test_a_typed_number_gets_the_message_rendered_for_an_empty_profile(
+    htmx_client, provider_sandbox
+):
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+
+    html = _send(htmx_client, campaign, phone_numbers="+44 20 7946-0958").content.decode()
+
+    [delivered] = provider_sandbox.client.messages("tw")
+    assert delivered["recipient"] == "+442079460958"
+    assert delivered["body"] == "Hi , your code is GOLD"
+    assert "<td>+442079460958</td>" in html
+
+
+def test_the_providers_refusal_is_shown_with_its_own_error_text(htmx_client, provider_sandbox, ann):
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    provider_sandbox.client.set_faults("tw", reject_recipients=["+14155550101"])
+
+    html = _send(htmx_client, campaign, profiles=[ann.pk]).content.decode()
+
+    assert provider_sandbox.client.messages("tw") == []
+    assert '<span class="badge bad">failed</span>' in html
+    outcome = campaign_test_send(campaign=campaign, profiles=[ann])[0]
+    assert outcome.status == "permanent" and outcome.error
+    assert f'<span class="test-error">{escape(outcome.error)}</span>' in html
+
+
+def test_only_the_chosen_variant_is_sent(htmx_client, provider_sandbox, ann):
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign.content = _content("sms", {"body": "First A"}, {"body": "Then B"})
+    campaign.save()
+
+    page = htmx_client.get(_url(campaign)).content.decode()
+    assert 'name="variants" value="A" checked' in page and 'value="B" checked' in page
+    _send(htmx_client, campaign, profiles=[ann.pk], variants=["B"])
+
+    assert [d["body"] for d in provider_sandbox.client.messages("tw")] == ["Then B"]
+
+
+def test_a_push_test_goes_to_every_device_token_of_the_test_profile(
+    htmx_client, provider_sandbox, ann
+):
+    base_url = provider_sandbox.url_for("fcm-test")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    account = {
+        "type": "service_account",
+        "project_id": "herald-demo",
+        "client_email": "fcm-test@herald-demo.iam.gserviceaccount.com",
+        "private_key": key.decode(),
+        "token_uri": base_url + "/token",
+    }
+    provider = provider_create(
+        channel="push",
+        kind="fcm",
+        nickname="FCM",
+        base_url=base_url,
+        credentials={"service_account": json.dumps(account)},
+        settings={"project_id": "herald-demo"},
+    )
+    phone = DeviceFactory(profile=ann, push_token="tok-phone_" + "a" * 40)
+    tablet = DeviceFactory(profile=ann, push_token="tok-tablet_" + "b" * 40)
+    DeviceFactory(profile=ann, push_token=None)
+    campaign = CampaignFactory(
+        channel="push",
+        provider=provider,
+        wizard_step=WizardStep.WHAT,
+        content=_content("push", {"title": "Hey {{ Profile.Name }}", "body": "Sale today"}),
+    )
+
+    html = _send(htmx_client, campaign, profiles=[ann.pk]).content.decode()
+
+    delivered = provider_sandbox.client.messages("fcm-test")
+    assert sorted(d["recipient"] for d in delivered) == sorted(
+        [phone.push_token, tablet.push_token]
+    )
+    assert {(d["subject"], d["body"]) for d in delivered} == {("Hey Ann", "Sale today")}
+    assert html.count('<span class="badge good">accepted</span>') == 2
+
+
+def test_a_profile_without_an_address_is_listed_as_not_sent(htmx_client, provider_sandbox):
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    searched = ProfileFactory(name="No phone", phone="")
+
+    html = _send(htmx_client, campaign, profiles=[searched.pk]).content.decode()
+
+    assert provider_sandbox.client.messages("tw") == []
+    assert '<span class="badge bad">not sent</span>' in html
+    assert "Not sent: this profile has no phone number." in html
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["4155550101", "+1 555", "+1234567890123456", "+44abc12345"])
+def test_a_number_without_a_country_code_is_a_field_error_and_nothing_is_sent(
+    marketer_client, provider_sandbox, number
+):
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+
+    response = _send(marketer_client, campaign, phone_numbers=number)
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="id_phone_numbers_errors"' in html
+    assert "is not a phone number with its country code" in html
+    assert provider_sandbox.client.messages("tw") == []
+
+
+def test_an_htmx_send_with_errors_answers_200_with_the_form(htmx_client, provider_sandbox):
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    response = _send(htmx_client, campaign, phone_numbers="12")
+    html = response.content.decode()
+    assert response.status_code == 200 and html.lstrip().startswith('<div id="test-send">')
+    assert 'id="id_phone_numbers_errors"' in html and 'id="test-results"' not in html
+
+
+def test_sending_to_nobody_asks_for_a_recipient(marketer_client, provider_sandbox, ann):
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    html = _send(marketer_client, campaign).content.decode()
+    assert "Choose a test profile or type a phone number." in html
+    assert provider_sandbox.client.messages("tw") == []
+
+
+@pytest.mark.parametrize(
+    "posted",
+    [
+        {"profiles": ["abc"]},
+        {"profiles": ["999999"]},
+        {"profiles": ["1"], "variants": ["Z"]},
+        {"phone_numbers": "+1" + "5" * 600},
+    ],
+)
+def test_garbage_is_a_field_error_not_a_crash(marketer_client, provider_sandbox, posted):
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    response = _send(marketer_client, campaign, **posted)
+    assert response.status_code == 400
+    assert 'class="errorlist"' in response.content.decode()
+    assert provider_sandbox.client.messages("tw") == []
+
+
+def test_a_campaign_without_content_cannot_send_a_test(marketer_client, ann):
+    campaign = CampaignFactory(channel="sms", content={}, wizard_step=WizardStep.WHAT)
+    response = _send(marketer_client, campaign, profiles=[ann.pk])
+    assert response.status_code == 400
+    assert "Nothing to send yet: write the message in What first." in response.content.decode()
+
+
+def test_more_than_twenty_recipients_are_refused(marketer_client, provider_sandbox):
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    numbers = ", ".join(f"+1415555{i:04d}" for i in range(21))
+    html = _send(marketer_client, campaign, phone_numbers=numbers).content.decode()
+    assert "At most 20 test recipients at once (21 chosen)." in html
+    assert provider_sandbox.client.messages("tw") == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("+14155550101", "+14155550101"),
+        ("+44 (20) 7946.0958", "+442079460958"),
+        ("+12345678", "+12345678"),
+        ("+1234567", None),
+        ("+1234567890123456", None),
+        ("14155550101", None),
+        ("", None),
+    ],
+)
+def test_phone_numbers_need_a_plus_and_8_to_15_digits(raw, normalised):
+    assert phone_number_normalise(raw) == normalised
+
+
+# --- moving on -------------------------------------------------------------------------------
+
+
+def test_skip_test_marks_the_step_done_and_goes_on(marketer_client, provider_sandbox):
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+
+    response = marketer_client.post(_url(campaign), {"action": "skip"})
+
+    assert response["Location"] == reverse(
+        "campaigns:step", kwargs={"pk": campaign.pk, "step": "schedule"}
+    )
+    assert Campaign.objects.get(pk=campaign.pk).wizard_step == WizardStep.TEST
+    assert provider_sandbox.client.messages() == []
