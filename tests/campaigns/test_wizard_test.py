@@ -164,6 +164,20 @@ def test_an_sms_test_reaches_the_provider_rendered_for_the_profile(
     assert stored.wizard_step == WizardStep.WHAT and stored.status == CampaignStatus.DRAFT
 
 
+def test_without_htmx_the_send_answers_with_the_whole_page_and_the_results(
+    marketer_client, provider_sandbox, ann
+):
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+
+    response = _send(marketer_client, campaign, profiles=[ann.pk])
+
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" in html
+    assert 'id="test-results"' in html and '<span class="badge good">accepted</span>' in html
+    assert f'value="{ann.pk}" checked' in html  # the choice is kept for the next send
+    assert len(provider_sandbox.client.messages("tw")) == 1
+
+
 def test_an_sms_test_through_a_group_fails_over_when_the_first_provider_fails(
     htmx_client, provider_sandbox, settings, ann
 ):
@@ -277,6 +291,47 @@ def test_a_push_test_goes_to_every_device_token_of_the_test_profile(
     )
     assert {(d["subject"], d["body"]) for d in delivered} == {("Hey Ann", "Sale today")}
     assert html.count('<span class="badge good">accepted</span>') == 2
+
+
+def test_an_email_test_is_rendered_for_the_profile_and_sent_from_the_campaigns_sender(
+    htmx_client, provider_sandbox, ann
+):
+    provider = provider_create(
+        channel="email",
+        kind="sendgrid",
+        nickname="SG",
+        base_url=provider_sandbox.url_for("sg-test"),
+        credentials={"api_key": "SG.test-key"},
+        settings={"from_email": "default@herald.test"},
+    )
+    message = {
+        "subject": "For {{ Profile.Name }}",
+        "sender_name": "",
+        "preheader": "Open me",
+        "html": "<p>Hello {{ Profile.Name }}</p>",
+        "text": "Hello {{ Profile.Name }}",
+    }
+    campaign = CampaignFactory(
+        channel="email",
+        provider=provider,
+        sender_name="Herald News",
+        sender_email="news@herald.test",
+        reply_to_email="help@herald.test",
+        wizard_step=WizardStep.WHAT,
+        content=_content("email", message),
+    )
+
+    html = _send(htmx_client, campaign, profiles=[ann.pk]).content.decode()
+
+    [received] = provider_sandbox.client.messages("sg-test")
+    assert (received["recipient"], received["subject"]) == (ann.email, "For Ann")
+    request = received["extra"]["request"]
+    assert request["from"] == {"email": "news@herald.test", "name": "Herald News"}
+    assert request["reply_to"] == {"email": "help@herald.test"}
+    assert {"type": "text/plain", "value": "Hello Ann"} in request["content"]
+    [sent_html] = [c["value"] for c in request["content"] if c["type"] == "text/html"]
+    assert sent_html.endswith("<p>Hello Ann</p>") and ">Open me</div>" in sent_html
+    assert '<span class="badge good">accepted</span>' in html
 
 
 def test_a_profile_without_an_address_is_listed_as_not_sent(htmx_client, provider_sandbox):
