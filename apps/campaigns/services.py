@@ -3,7 +3,9 @@ the action is allowed from, then check the row count), so two people pressing St
 racing the engine's own status change, can never both win or resurrect a campaign."""
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -239,7 +241,7 @@ def _content_floor_problems(campaign: Campaign) -> list[str]:
     return found
 
 
-def campaign_readiness(campaign: Campaign, *, now) -> list[tuple[str, str]]:
+def campaign_readiness(campaign: Campaign, *, now: datetime) -> list[tuple[str, str]]:
     """Why `campaign` cannot run, as (step slug, sentence) pairs; [] when it can. Every
     wizard step before the overview is asked, plus the schedule against `now` (a date that
     was fine yesterday may be past today)."""
@@ -264,7 +266,7 @@ def _reloaded(campaign: Campaign) -> Campaign:
     )
 
 
-def _first_run(campaign: Campaign, now) -> tuple[object, list[str]]:
+def _first_run(campaign: Campaign, now: datetime) -> tuple[datetime | None, list[str]]:
     from .schedule import first_occurrence
 
     first = first_occurrence(campaign, now=now)
@@ -273,7 +275,7 @@ def _first_run(campaign: Campaign, now) -> tuple[object, list[str]]:
     return first, []
 
 
-def campaign_schedule(*, campaign: Campaign, now=None) -> Campaign:
+def campaign_schedule(*, campaign: Campaign, now: datetime | None = None) -> Campaign:
     """Draft → scheduled. Readiness is re-checked here whatever the page showed, then one
     conditional UPDATE from draft, so two marketers pressing Schedule (or Schedule racing a
     delete or an archive) cannot both win."""
@@ -306,7 +308,7 @@ def campaign_schedule(*, campaign: Campaign, now=None) -> Campaign:
     return campaign
 
 
-def campaign_recheck(*, campaign: Campaign, now=None) -> list[str]:
+def campaign_recheck(*, campaign: Campaign, now: datetime | None = None) -> list[str]:
     """A scheduled campaign after an edit: still able to run → its next run is recomputed
     from the new schedule; not able → back to draft (one conditional UPDATE each, so a
     campaign the engine has just started is left alone). Returns the problems that sent it
@@ -469,7 +471,7 @@ def campaign_test_send(
     *,
     campaign: Campaign,
     profiles: list[Profile],
-    phone_numbers: list[str] = (),
+    phone_numbers: Sequence[str] = (),
     variant_keys: list[str] | None = None,
 ) -> list[CampaignTestOutcome]:
     """Send the chosen variants to test profiles (and, for SMS, typed numbers, rendered for
