@@ -616,7 +616,14 @@ def _int_in(value: Any, key: str, errors: _Errors, *, low: int, high: int, label
     return number
 
 
-def _ab_clean(raw: Any, errors: _Errors, *, live: bool, has_goal: bool) -> dict[str, Any]:
+def ab_metrics(channel: str) -> tuple[str, ...]:
+    """Winner metrics that mean something on `channel`: only email is "opened"."""
+    return AB_METRICS if channel == Channel.EMAIL else ("clicks", "conversions")
+
+
+def _ab_clean(
+    raw: Any, errors: _Errors, *, channel: str, live: bool, has_goal: bool
+) -> dict[str, Any]:
     raw = raw if isinstance(raw, Mapping) else {}
     size_kind = raw.get("size_kind") or ("count" if live else "percent")
     if size_kind not in SIZE_KINDS:
@@ -632,8 +639,8 @@ def _ab_clean(raw: Any, errors: _Errors, *, live: bool, has_goal: bool) -> dict[
             raw.get("size"), "ab-size", errors, low=1, high=AB_COUNT_MAX, label="The test size"
         )
     metric = raw.get("metric") or "clicks"
-    if metric not in AB_METRICS:
-        errors.add("ab-metric", "Choose clicks, opens or conversions.")
+    if metric not in ab_metrics(channel):
+        errors.add("ab-metric", f"Choose {' or '.join(ab_metrics(channel))}.")
         metric = "clicks"
     elif metric == "conversions" and not has_goal:
         errors.add("ab-metric", "Set a conversion goal below to pick the winner by conversions.")
@@ -709,7 +716,9 @@ def content_clean(
         "template_id": _template_id(raw.get("template_id")),
     }
     if mode == "ab":
-        content["ab"] = _ab_clean(raw.get("ab"), errors, live=live, has_goal=has_goal)
+        content["ab"] = _ab_clean(
+            raw.get("ab"), errors, channel=channel, live=live, has_goal=has_goal
+        )
     if mode == "multi":
         content["multi"] = _multi_clean(raw.get("multi"), variants, errors)
     if errors:
