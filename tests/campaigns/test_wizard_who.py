@@ -197,6 +197,7 @@ def test_a_live_segment_with_another_trigger_is_refused(marketer_client):
         ("999999", "That segment no longer exists."),
         ("abc", "That segment no longer exists."),
         ("-3", "That segment no longer exists."),
+        ("²", "That segment no longer exists."),
         ("99999999999999999999999", "That segment no longer exists."),
     ],
 )
@@ -587,6 +588,28 @@ def test_the_estimate_asks_for_a_segment_until_one_is_chosen(htmx_client):
     campaign = _campaign(channel="push")
     html = htmx_client.post(_estimate_url(campaign), {"audience": "segment"}).content.decode()
     assert "Choose a segment to see its reach." in html
+    html = htmx_client.post(
+        _estimate_url(campaign), {"audience": "segment", "segment": "²"}
+    ).content.decode()
+    assert "Choose a segment to see its reach." in html
+    html = htmx_client.post(_estimate_url(campaign), {}).content.decode()
+    assert "Choose a saved segment or build one to see the reach." in html
+
+
+def test_the_estimate_ignores_limits_that_are_not_numbers_yet(htmx_client, audience):
+    campaign = _campaign(channel="push")
+    segment = SegmentFactory(definition=PAST)
+    fields = _segment_post(
+        segment,
+        campaign_reach="limited",
+        limit_overall="²",
+        limit_daily="-4",
+        safety_cap="lots",
+        control_group_percent="95",  # shown as the most it can be
+    )
+    html = htmx_client.post(_estimate_url(campaign), fields).content.decode()
+    assert "90 % control group: about 1 held out." in html
+    assert 'data-receive="1"' in html and "safety cap" not in html
 
 
 def test_the_estimate_of_a_segment_of_the_wrong_kind_says_why(htmx_client):

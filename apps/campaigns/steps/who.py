@@ -19,6 +19,7 @@ Decisions where the spec is silent:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from django import forms
@@ -125,6 +126,15 @@ def offered_segments(campaign: Campaign):
     return segments.order_by(Lower("name"), "pk")
 
 
+# ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+_DIGITS = re.compile(r"[0-9]{1,10}")
+
+
+def _segment_by_pk(raw: str) -> Segment | None:
+    raw = raw.strip()
+    return Segment.objects.filter(pk=int(raw)).first() if _DIGITS.fullmatch(raw) else None
+
+
 def _limit_field(label: str, help_text: str) -> forms.IntegerField:
     return forms.IntegerField(
         label=label,
@@ -222,7 +232,7 @@ class ReachForm(forms.Form):
         if not raw:
             self.add_error("segment", "Choose a segment.")
             return None
-        segment = Segment.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+        segment = _segment_by_pk(raw)
         if segment is None:
             self.add_error("segment", "That segment no longer exists.")
             return None
@@ -305,7 +315,7 @@ def stored_rows(campaign: Campaign) -> dict:
 
 def _whole(text: str) -> int | None:
     text = (text or "").strip()
-    return int(text) if text.isdigit() and 0 < len(text) <= 10 else None
+    return int(text) if _DIGITS.fullmatch(text) else None
 
 
 def estimate_context(campaign: Campaign, querydict) -> dict:
@@ -315,7 +325,7 @@ def estimate_context(campaign: Campaign, querydict) -> dict:
     mode = querydict.get("audience", "")
     if mode == AUDIENCE_SEGMENT:
         raw_pk = (querydict.get("segment") or "").strip()
-        segment = Segment.objects.filter(pk=int(raw_pk)).first() if raw_pk.isdigit() else None
+        segment = _segment_by_pk(raw_pk)
         if segment is None:
             context["idle"] = "Choose a segment to see its reach."
             return context
