@@ -383,6 +383,8 @@ def test_sending_to_nobody_asks_for_a_recipient(marketer_client, provider_sandbo
     [
         {"profiles": ["abc"]},
         {"profiles": ["999999"]},
+        {"profiles": ["99999999999999999999999"]},
+        {"profiles": ["-1"], "phone_numbers": "+1\x00"},
         {"profiles": ["1"], "variants": ["Z"]},
         {"phone_numbers": "+1" + "5" * 600},
     ],
@@ -439,3 +441,10 @@ def test_skip_test_marks_the_step_done_and_goes_on(marketer_client, provider_san
     )
     assert Campaign.objects.get(pk=campaign.pk).wizard_step == WizardStep.TEST
     assert provider_sandbox.client.messages() == []
+
+
+def test_a_viewer_cannot_send_a_test(viewer_client, provider_sandbox, ann):
+    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    response = _send(viewer_client, campaign, profiles=[ann.pk])
+    assert response.status_code == 403
+    assert provider_sandbox.client.messages("tw") == []
