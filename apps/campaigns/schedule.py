@@ -192,7 +192,7 @@ def default_when(campaign_type: str, *, now: datetime, tz: ZoneInfo) -> dict:
         "cutoff": None,
     }
     if campaign_type == CampaignType.ONE_TIME:
-        doc["at"] = at
+        doc["type"], doc["at"] = "at", at  # "a specific date and time" is what one-time means
     elif campaign_type == CampaignType.MULTIPLE_DATES:
         doc["dates"] = [at]
     elif campaign_type == CampaignType.RECURRING:
