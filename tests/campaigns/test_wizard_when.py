@@ -433,3 +433,18 @@ def test_summary_describes_delivery_in_sentences():
         ("Do not disturb", "DND 22:00\u201310:00 Sat, account's timezone, discarded"),
         ("Time to live", "The provider's default"),
     ]
+
+
+def test_sending_on_the_event_date_swaps_away_the_offset_amount(marketer_client):
+    campaign = _campaign(campaign_type="live_date")
+    params = {"live_start": "2030-01-01T00:00", "live_date_offset_unit": "hours"}
+    html = _htmx_get(
+        marketer_client, campaign, {**params, "live_date_offset_direction": "on"}
+    ).content.decode()
+    assert 'name="live_date_offset_amount"' not in html
+    assert '<option value="on" selected>on the date</option>' in html
+    html = _htmx_get(
+        marketer_client, campaign, {**params, "live_date_offset_direction": "after"}
+    ).content.decode()
+    assert 'name="live_date_offset_amount"' in html
+    assert '<option value="hours" selected>hours</option>' in html
