@@ -704,3 +704,102 @@ def test_the_when_rows_name_the_zone_and_the_cutoff():
         ("Time zone", "Each user's own (late ones dropped)"),
         ("Cut-off", "Nothing is sent after 1 Dec 2026 22:00"),
     ]
+
+
+# --- Every remaining rule, one by one ------------------------------------------------------------
+
+
+def test_a_live_start_is_required_and_must_be_a_wall_time():
+    _, errors = when_for("live_action", {"live": {}})
+    assert errors == {"live.start": "Enter when the campaign starts."}
+    _, errors = when_for("live_action", {"live": {"start": "soon"}})
+    assert errors == {"live.start": "Enter the start as a date and time like 2026-12-01 00:00."}
+    _, errors = when_for("live_action", {"live": {"start": "2026-12-01T00:00", "end": "x"}})
+    assert errors == {"live.end": "Enter the end as a date and time like 2027-01-01 00:00."}
+
+
+@pytest.mark.parametrize("delay", [-1, schedule.MAX_MINUTES + 1, "soon"])
+def test_a_live_delay_is_from_0_to_30_days_of_minutes(delay):
+    _, errors = when_for(
+        "live_action", {"live": {"start": "2026-12-01T00:00", "delay_minutes": delay}}
+    )
+    assert "live.delay_minutes" in errors
+
+
+def test_a_missing_live_delay_means_none():
+    doc, errors = when_for("live_action", {"live": {"start": "2026-12-01T00:00"}})
+    assert errors == {} and doc["live"]["delay_minutes"] == 0
+
+
+@pytest.mark.parametrize("limit", [0, schedule.MAX_PER_USER + 1, "once"])
+def test_a_per_user_limit_is_a_sensible_whole_number(limit):
+    _, errors = when_for(
+        "live_action",
+        {"live": {"start": "2026-12-01T00:00", "per_user": {"limit": limit, "per": "day"}}},
+    )
+    assert "live.per_user.limit" in errors
+
+
+def test_a_date_offset_needs_a_known_direction_and_unit():
+    _, errors = when_for(
+        "live_date",
+        {
+            "live": {
+                "start": "2026-12-01T00:00",
+                "date_offset": {"direction": "around", "amount": 1, "unit": "weeks"},
+            }
+        },
+    )
+    assert errors == {
+        "live.date_offset.direction": "Choose before, after or on the date.",
+        "live.date_offset.unit": "Choose minutes, hours or days.",
+    }
+
+
+def test_a_date_offset_in_days_is_at_most_30_days():
+    offset = {"direction": "after", "amount": 31, "unit": "days"}
+    _, errors = when_for(
+        "live_date", {"live": {"start": "2026-12-01T00:00", "date_offset": offset}}
+    )
+    assert "live.date_offset.amount" in errors
+    offset["amount"] = 30
+    _, errors = when_for(
+        "live_date", {"live": {"start": "2026-12-01T00:00", "date_offset": offset}}
+    )
+    assert errors == {}
+
+
+def test_a_cutoff_that_is_not_a_wall_time_is_refused():
+    _, errors = when_for("one_time", {"type": "now", "cutoff": "tonight"})
+    assert errors == {"cutoff": "Enter the cut-off as a date and time like 2026-12-01 22:00."}
+
+
+def test_a_recurring_time_and_start_are_required_and_must_parse():
+    _, errors = when_for("recurring", recurring(time="", start=""))
+    assert errors == {
+        "recurring.time": "Enter the time to send.",
+        "recurring.start": "Enter the start date.",
+    }
+    _, errors = when_for("recurring", recurring(start="01/12/2026"))
+    assert errors == {"recurring.start": "Enter the start date like 2026-12-01."}
+
+
+def test_an_unknown_late_choice_falls_back_to_the_next_day():
+    doc, _ = when_for(
+        "one_time",
+        {"type": "at", "at": "2026-12-01T10:00", "user_timezone": {"enabled": True, "late": "x"}},
+    )
+    assert doc["user_timezone"] == {"enabled": True, "late": "wrap"}
+
+
+def test_dnd_unknown_zone_and_action_fall_back_to_the_user_and_discarding():
+    doc, _ = schedule.clean_delivery(
+        {"dnd": {"enabled": False, "timezone": "mars", "action": "shout"}}, channel="sms"
+    )
+    assert doc["dnd"]["timezone"] == "user" and doc["dnd"]["action"] == "discard"
+
+
+def test_a_series_without_a_creation_time_counts_from_its_start(new_york):
+    campaign = campaign_with("recurring", recurring(end={"kind": "after", "after": 1}))
+    assert campaign.created_at is None
+    assert schedule.first_occurrence(campaign, now=NOW) == datetime(2026, 12, 1, 15, tzinfo=UTC)
