@@ -253,6 +253,16 @@ def test_a_live_campaign_tests_on_a_number_of_users_not_a_percentage():
     assert stored["ab"]["size_kind"] == "count"
 
 
+def test_winner_by_opens_is_for_email_only():
+    assert _errors(_ab("a", "b", metric="opens"))["ab-metric"] == "Choose clicks or conversions."
+    email = {
+        "mode": "ab",
+        "variants": [{"message": {"subject": s, "text": s}} for s in ("a", "b")],
+        "ab": {"size_kind": "percent", "size": 10, "metric": "opens"},
+    }
+    assert content_clean(email, channel="email")["ab"]["metric"] == "opens"
+
+
 def test_winner_by_conversions_needs_a_goal():
     assert "conversion goal" in _errors(_ab("a", "b", metric="conversions"))["ab-metric"]
     content_clean(_ab("a", "b", metric="conversions"), channel="push", has_goal=True)

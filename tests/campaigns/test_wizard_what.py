@@ -354,6 +354,24 @@ def test_adding_a_variant_returns_only_the_editor_and_keeps_what_was_typed(htmx_
     assert _stored(campaign) == {}
 
 
+def test_an_editor_action_also_refreshes_the_preview_out_of_band(htmx_client):
+    campaign = _campaign()
+    html = htmx_client.post(
+        _url(campaign),
+        {
+            "mode": "ab",
+            "variant-0-body": "A",
+            "variant-1-body": "B",
+            "variant-2-body": "C body",
+            "preview_variant": "2",
+            "_action": "remove-0",
+        },
+    ).content.decode()
+    preview = html[html.index('<div id="what-preview"') :]
+    assert 'hx-swap-oob="outerHTML"' in preview.split(">", 1)[0]
+    assert "Variant B" in preview and "C body" in preview  # C became B, and is still shown
+
+
 def test_copying_a_variant_appends_its_message(htmx_client):
     campaign = _campaign()
     html = htmx_client.post(

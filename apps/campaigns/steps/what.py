@@ -21,6 +21,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from apps.audience.models import Profile
@@ -575,6 +576,13 @@ def _page(
         ]
         for view, counter in zip(context["variants"], context["counters"], strict=True):
             view.sms = counter
+    if partial == "editor":
+        # The editor, and the preview out of band: a removed or added variant changes what
+        # the preview shows (its letter, or which variant it is of).
+        editor = wizard.render_step(request, campaign, "what", f"{TEMPLATE}#editor", context)
+        preview = render_to_string(f"{TEMPLATE}#preview", {**context, "oob": True}, request=request)
+        editor.content = editor.content + preview.encode()
+        return editor
     template = f"{TEMPLATE}#{partial}" if partial else TEMPLATE
     return wizard.render_step(request, campaign, "what", template, context, status=status)
 
