@@ -446,7 +446,7 @@ def _render(
         "kind_fixed": kind,
         "kind_fixed_note": (
             f"A {campaign.get_campaign_type_display().lower()} campaign needs a "
-            f"{SegmentKind(kind).label.lower()} audience."
+            f"{kind}-behaviour audience."
         ),
         "segment_rows": _segment_rows(campaign),
         "stored_segment": campaign.segment,
