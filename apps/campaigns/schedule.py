@@ -132,7 +132,7 @@ def _bool(value: Any, default: bool) -> bool:
 def _bounded_int(
     value: Any, path: str, errors: Errors, *, low: int, high: int, what: str, required: bool
 ) -> int | None:
-    if value is None or (_text(value) == "" and not isinstance(value, int)):
+    if _is_blank(value):
         if required:
             errors[path] = f"Enter {what}."
         return None
@@ -218,11 +218,20 @@ def default_when(campaign_type: str, *, now: datetime, tz: ZoneInfo) -> dict:
     return doc
 
 
-def clean_when(raw: Any, *, campaign_type: str, now: datetime, tz: ZoneInfo) -> tuple[dict, Errors]:
+def clean_when(
+    raw: Any,
+    *,
+    campaign_type: str,
+    now: datetime,
+    tz: ZoneInfo,
+    allow_past_start: bool = False,
+) -> tuple[dict, Errors]:
     """Validate a when document (from the form or stored) for a campaign type. Returns the
     document in the contract's shape and errors by field path ("at", "dates.2",
     "recurring.every", "live.end", "cutoff"); each error is a sentence that also reads as a
-    scheduling problem. Dates in the past are errors, `now` being the moment of the check."""
+    scheduling problem. Dates in the past are errors, `now` being the moment of the check;
+    `allow_past_start` lets a series that already started through (when_problems checks for
+    missed sends instead)."""
     errors: Errors = {}
     raw = raw if isinstance(raw, dict) else {}
     now = _aware_utc(now)
@@ -243,7 +252,7 @@ def clean_when(raw: Any, *, campaign_type: str, now: datetime, tz: ZoneInfo) -> 
         doc["dates"], first_send = _clean_dates(raw.get("dates"), errors, now=now, tz=tz)
     elif kind == "recurring":
         doc["recurring"], first_send = _clean_recurring(
-            raw.get("recurring"), errors, now=now, tz=tz
+            raw.get("recurring"), errors, now=now, tz=tz, allow_past_start=allow_past_start
         )
     elif kind == "live":
         doc["live"] = _clean_live(raw.get("live"), errors, campaign_type=campaign_type, tz=tz)
@@ -307,7 +316,7 @@ def _clean_dates(
 
 
 def _clean_recurring(
-    value: Any, errors: Errors, *, now: datetime, tz: ZoneInfo
+    value: Any, errors: Errors, *, now: datetime, tz: ZoneInfo, allow_past_start: bool
 ) -> tuple[dict, datetime | None]:
     raw = value if isinstance(value, dict) else {}
     every = _bounded_int(
@@ -343,7 +352,7 @@ def _clean_recurring(
             if _text(raw.get("start"))
             else "Enter the start date."
         )
-    elif start < today:
+    elif start < today and not allow_past_start:
         errors["recurring.start"] = f"The start date {start.isoformat()} is in the past."
 
     raw_end = raw.get("end") if isinstance(raw.get("end"), dict) else {}
@@ -602,8 +611,21 @@ def when_problems(campaign: Campaign, *, now: datetime) -> list[str]:
             f"{campaign.get_campaign_type_display().lower()} campaign."
         ]
     tz = account_timezone()
-    _, errors = clean_when(when, campaign_type=campaign.campaign_type, now=now, tz=tz)
+    now = _aware_utc(now)
+    # A series whose start went by is fine as long as no send was due since the campaign was
+    # created: the engine starts from now, and "after N" still means N sends.
+    _, errors = clean_when(
+        when, campaign_type=campaign.campaign_type, now=now, tz=tz, allow_past_start=True
+    )
     found = list(dict.fromkeys(errors.values()))
+    if not found and when.get("type") == "recurring" and campaign.created_at:
+        missed = next(occurrences(campaign, start=campaign.created_at, end=now, tz=tz), None)
+        if missed is not None:
+            local = missed.astimezone(tz)
+            found.append(
+                f"The series should already have sent on {human_day(local.date())} at "
+                f"{local:%H:%M}: move its start to today or later (When)."
+            )
     if not found and first_occurrence(campaign, now=now) is None:
         found.append("No send is left in the schedule: every date has gone by or is cut off.")
     return found
@@ -681,6 +703,45 @@ def clean_delivery(raw: Any, *, channel: str) -> tuple[dict, Errors]:
             required=False,
         )
     return doc, errors
+
+
+def dnd_release_at(delivery: dict, moment: datetime, tz: ZoneInfo) -> datetime | None:
+    """When a message due at `moment` may leave under the campaign's Do-Not-Disturb hours:
+    None when `moment` is outside every window (or DND is off), else the aware UTC end of the
+    window it falls in. `tz` is the zone the windows are read in: the user's or the account's,
+    as `delivery["dnd"]["timezone"]` says (the caller knows the user). A window belongs to the
+    weekday it starts on; one ending earlier than it starts runs overnight into the next day.
+    Back-to-back windows are followed to the end of the last one. Whether the message then
+    waits or is dropped is `delivery["dnd"]["action"]`."""
+    dnd = delivery.get("dnd") if isinstance(delivery, dict) else None
+    if not isinstance(dnd, dict) or not dnd.get("enabled"):
+        return None
+    windows = dnd.get("windows") if isinstance(dnd.get("windows"), dict) else {}
+    current, release = _aware_utc(moment), None
+    for _ in range(len(WEEKDAYS) + 1):  # a chain of windows can at most span the week
+        end = _dnd_window_end(windows, current, tz)
+        if end is None:
+            break
+        current = release = end
+    return release
+
+
+def _dnd_window_end(windows: dict, moment: datetime, tz: ZoneInfo) -> datetime | None:
+    today = moment.astimezone(tz).date()
+    # The window that started yesterday evening may still be running this morning.
+    for day in (today - timedelta(days=1), today):
+        window = windows.get(WEEKDAYS[day.weekday()])
+        if not isinstance(window, dict):
+            continue
+        start, end = parse_time(window.get("start")), parse_time(window.get("end"))
+        if start is None or end is None or start == end:
+            continue
+        opens = to_utc(datetime.combine(day, start), tz)
+        end_day = day if end > start else day + timedelta(days=1)
+        closes = to_utc(datetime.combine(end_day, end), tz)
+        if opens <= moment < closes:
+            return closes
+    return None
 
 
 # --- Sentences for the overview ------------------------------------------------------------------

@@ -803,3 +803,86 @@ def test_a_series_without_a_creation_time_counts_from_its_start(new_york):
     campaign = campaign_with("recurring", recurring(end={"kind": "after", "after": 1}))
     assert campaign.created_at is None
     assert schedule.first_occurrence(campaign, now=NOW) == datetime(2026, 12, 1, 15, tzinfo=UTC)
+
+
+# --- Do-Not-Disturb release ----------------------------------------------------------------------
+
+
+def _dnd(**windows):
+    return {"dnd": {"enabled": True, "timezone": "user", "action": "delay", "windows": windows}}
+
+
+NIGHT = {"start": "21:00", "end": "09:00"}
+
+
+def ny(*args):
+    return datetime(*args, tzinfo=NEW_YORK)
+
+
+def test_a_message_in_an_overnight_window_is_released_the_next_morning():
+    delivery = _dnd(mon=NIGHT)
+    # Monday 23 Nov 2026, 22:00 New York -> Tuesday 09:00 New York.
+    assert schedule.dnd_release_at(delivery, ny(2026, 11, 23, 22), NEW_YORK) == ny(2026, 11, 24, 9)
+    # Tuesday 02:00 is still in Monday's window.
+    assert schedule.dnd_release_at(delivery, ny(2026, 11, 24, 2), NEW_YORK) == ny(2026, 11, 24, 9)
+
+
+def test_outside_the_windows_a_message_is_not_held():
+    delivery = _dnd(mon=NIGHT)
+    assert schedule.dnd_release_at(delivery, ny(2026, 11, 23, 20, 59), NEW_YORK) is None
+    assert schedule.dnd_release_at(delivery, ny(2026, 11, 24, 9), NEW_YORK) is None
+    # Tuesday night has no window of its own.
+    assert schedule.dnd_release_at(delivery, ny(2026, 11, 24, 22), NEW_YORK) is None
+    off = {"dnd": {**delivery["dnd"], "enabled": False}}
+    assert schedule.dnd_release_at(off, ny(2026, 11, 23, 22), NEW_YORK) is None
+
+
+def test_a_daytime_window_and_back_to_back_windows():
+    lunch = _dnd(wed={"start": "12:00", "end": "14:00"})
+    assert schedule.dnd_release_at(lunch, ny(2026, 11, 25, 13), NEW_YORK) == ny(2026, 11, 25, 14)
+    chained = _dnd(mon=NIGHT, tue={"start": "09:00", "end": "12:00"})
+    assert schedule.dnd_release_at(chained, ny(2026, 11, 23, 23), NEW_YORK) == ny(2026, 11, 24, 12)
+
+
+def test_the_windows_are_read_in_the_zone_given():
+    delivery = _dnd(mon=NIGHT)
+    moment = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # Tue 05:00 New York, 11:00 Paris
+    assert schedule.dnd_release_at(delivery, moment, NEW_YORK) == ny(2026, 11, 24, 9)
+    assert schedule.dnd_release_at(delivery, moment, PARIS) is None
+
+
+def test_a_window_across_the_dst_change_ends_at_the_local_time():
+    delivery = _dnd(sat=NIGHT)
+    # Saturday 13 March 2027 22:00 EST -> Sunday 09:00 EDT (13:00 UTC), an hour shorter.
+    released = schedule.dnd_release_at(delivery, ny(2027, 3, 13, 22), NEW_YORK)
+    assert released == datetime(2027, 3, 14, 13, 0, tzinfo=UTC)
+
+
+# --- A series that started while it was a draft ---------------------------------------------------
+
+
+def test_a_series_whose_start_went_by_without_a_send_due_can_still_be_scheduled(new_york):
+    # Weekly on Fridays from Monday 23 Nov; checked on Wednesday: no Friday went by.
+    campaign = campaign_with(
+        "recurring",
+        recurring(unit="weeks", weekdays=["fri"], start="2026-11-23"),
+        created_at=datetime(2026, 11, 22, tzinfo=UTC),
+    )
+    wednesday = datetime(2026, 11, 25, 16, tzinfo=UTC)
+    assert schedule.when_problems(campaign, now=wednesday) == []
+    assert schedule.first_occurrence(campaign, now=wednesday) == datetime(
+        2026, 11, 27, 15, tzinfo=UTC
+    )
+
+
+def test_a_series_that_missed_a_send_while_a_draft_has_a_problem(new_york):
+    campaign = campaign_with(
+        "recurring",
+        recurring(start="2026-11-23"),
+        created_at=datetime(2026, 11, 22, tzinfo=UTC),
+    )
+    wednesday = datetime(2026, 11, 25, 16, tzinfo=UTC)
+    assert schedule.when_problems(campaign, now=wednesday) == [
+        "The series should already have sent on 23 Nov 2026 at 10:00: "
+        "move its start to today or later (When)."
+    ]
