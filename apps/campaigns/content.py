@@ -35,6 +35,7 @@ Decisions where the spec is silent:
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -44,6 +45,7 @@ from django.core.validators import URLValidator
 
 from apps.message_templates.personalization import PersonalizationError, message_render
 from apps.message_templates.services import liquid_error_message
+from apps.providers.adapters.generic_sms import PLACEHOLDER as GENERIC_PLACEHOLDER
 from apps.providers.models import Channel
 from apps.segments import definitions as segment_definitions
 
@@ -147,6 +149,8 @@ _UNSAFE_SCHEMES = frozenset({"javascript", "data", "vbscript", "file"})
 _PAIR_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _GOAL_WINDOW = re.compile(r"^([1-9][0-9]{0,3})([DH])$")
 _LIQUID_MARK = re.compile(r"{{|{%")
+# Placeholders the generic adapter fills itself (apps/providers/adapters/generic_sms.py).
+GENERIC_BUILTINS = frozenset({"To", "Message", "TemplateID", "TemplateVariables"})
 
 
 class ContentInvalid(Exception):
@@ -666,6 +670,7 @@ def content_clean(
     live: bool = False,
     generic_sms: bool = False,
     has_goal: bool = False,
+    required_keys: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The content document to store. Raises ContentInvalid with every problem, keyed by the
     step form's field names ("mode", "variant-0-body", "ab-size", "multi-fallback")."""
@@ -707,6 +712,15 @@ def content_clean(
         variants.append(
             {"key": key, "name": name or f"Variant {key}", "match": match, "message": message}
         )
+        if channel == Channel.SMS and required_keys and prefix + "key_values" not in errors:
+            given = {pair["key"] for pair in message["key_values"] if pair["value"].strip()}
+            missing = [key for key in required_keys if key not in given]
+            if missing:
+                names = ", ".join(f"$${key}" for key in missing)
+                errors.add(
+                    prefix + "key_values",
+                    f"The generic provider's request uses {names}: give each a value.",
+                )
 
     content: dict[str, Any] = {
         "mode": mode,
@@ -831,19 +845,23 @@ def goal_clean(raw: Any) -> dict[str, Any] | None:
 # --- routes --------------------------------------------------------------------------------
 
 
-def sms_route_kinds(campaign) -> set[str]:
-    """The provider kinds that may send this SMS campaign: its provider, its group's members,
-    or (neither chosen) the default group's."""
-    from apps.providers.models import ProviderGroup
+def sms_route_providers(campaign) -> list:
+    """The providers that may send this SMS campaign: its provider, its group's members, or
+    (neither chosen) the default group's."""
+    from apps.providers.models import Provider, ProviderGroup
 
     if campaign.provider_id:
-        return {campaign.provider.kind}
+        return [campaign.provider]
     group = campaign.provider_group if campaign.provider_group_id else None
     if group is None:
         group = ProviderGroup.objects.filter(is_default=True).first()
     if group is None:
-        return set()
-    return set(group.members.values_list("provider__kind", flat=True))
+        return []
+    return list(Provider.objects.filter(group_memberships__group=group))
+
+
+def sms_route_kinds(campaign) -> set[str]:
+    return {provider.kind for provider in sms_route_providers(campaign)}
 
 
 def uses_generic_sms(campaign) -> bool:
@@ -857,14 +875,34 @@ def only_generic_sms(campaign) -> bool:
     return bool(kinds) and kinds == {"generic_sms"}
 
 
-def campaign_content_clean(campaign, raw: Any, *, goal: dict | None = None) -> dict[str, Any]:
+def generic_sms_keys(campaign) -> list[str]:
+    """The custom `$$key`s a generic provider's request uses: the spec's predefined key-value
+    pairs, which the campaign must give a value. Built-in placeholders and the provider's own
+    secret values (looked up by name only) are not the campaign's to fill."""
+    if campaign.channel != Channel.SMS:
+        return []
+    keys: set[str] = set()
+    for provider in sms_route_providers(campaign):
+        if provider.kind != "generic_sms":
+            continue
+        used = set(GENERIC_PLACEHOLDER.findall(json.dumps(provider.settings or {})))
+        try:
+            secret_names = set(provider.credentials)
+        except Exception:  # undecryptable credentials: the provider page says so, not this one
+            secret_names = set()
+        keys |= used - GENERIC_BUILTINS - secret_names
+    return sorted(keys)
+
+
+def campaign_content_clean(campaign, raw: Any, *, has_goal: bool) -> dict[str, Any]:
     """content_clean with the campaign's channel, type and route."""
     return content_clean(
         raw,
         channel=campaign.channel,
         live=campaign.is_live,
         generic_sms=only_generic_sms(campaign),
-        has_goal=goal is not None,
+        has_goal=has_goal,
+        required_keys=generic_sms_keys(campaign),
     )
 
 
@@ -897,7 +935,7 @@ def content_problems(campaign) -> list[str]:
     if not variants:
         return ["No message yet: write it in What."]
     try:
-        campaign_content_clean(campaign, campaign.content, goal=campaign.conversion_goal)
+        campaign_content_clean(campaign, campaign.content, has_goal=bool(campaign.conversion_goal))
     except ContentInvalid as invalid:
         return [
             _problem_sentence(key, message, variants) for key, message in invalid.errors.items()

@@ -450,6 +450,44 @@ def test_sms_route_decides_whether_a_template_id_is_enough():
     assert not content.only_generic_sms(mixed) and content.uses_generic_sms(mixed)
 
 
+GENERIC_SETTINGS = {
+    "url": "https://sms.example.com/send?key=$$api_key",
+    "body_template": {
+        "to": "$$To",
+        "text": "$$Message",
+        "coupon": "$$coupon",
+        "tpl": "$$TemplateID",
+    },
+    "headers": {"X-Region": "$$region"},
+}
+
+
+@pytest.mark.django_db
+def test_generic_provider_keys_are_its_custom_placeholders_without_secrets():
+    generic = provider_create(
+        channel="sms",
+        kind="generic_sms",
+        nickname="gen",
+        settings=GENERIC_SETTINGS,
+        credentials={"api_key": "k"},
+    )
+    assert content.generic_sms_keys(CampaignFactory(channel="sms", provider=generic)) == [
+        "coupon",
+        "region",
+    ]
+    assert content.generic_sms_keys(CampaignFactory(channel="push")) == []
+
+
+def test_required_generic_keys_need_a_value_in_every_variant():
+    raw = _single({"body": "b", "key_values": [{"key": "coupon", "value": "X"}]})
+    errors = _errors(raw, channel="sms", required_keys=["coupon", "region"])
+    assert errors == {
+        "variant-0-key_values": "The generic provider's request uses $$region: give each a value."
+    }
+    raw["variants"][0]["message"]["key_values"].append({"key": "region", "value": "eu"})
+    content_clean(raw, channel="sms", required_keys=["coupon", "region"])
+
+
 @pytest.mark.django_db
 def test_summary_gives_mode_a_gist_per_variant_and_the_goal():
     stored = content_clean(_ab("x" * 80, "Short"), channel="push")

@@ -89,6 +89,27 @@ def test_a_generic_provider_shows_template_variables_and_key_values(marketer_cli
     assert 'name="variant-0-key_values-1-key"' in html
 
 
+def test_the_generic_provider_keys_are_offered_and_required(marketer_client):
+    generic = provider_create(
+        channel="sms",
+        kind="generic_sms",
+        nickname="gen",
+        settings={"body_template": {"text": "$$Message", "coupon": "$$coupon"}},
+    )
+    campaign = _campaign("sms", provider=generic)
+    html = marketer_client.get(_url(campaign)).content.decode()
+    assert 'name="variant-0-key_values-0-key" value="coupon"' in html and "needs $$coupon" in html
+    response = marketer_client.post(
+        _url(campaign),
+        {"mode": "single", "variant-0-body": "b", "variant-0-key_values-0-key": "coupon"},
+    )
+    assert response.status_code == 400
+    assert 'id="variant-0-key_values-0-value_errors"><li>This field is required.' in (
+        response.content.decode()
+    )
+    assert _stored(campaign) == {}
+
+
 def test_a_live_campaign_asks_for_a_test_audience_size(marketer_client):
     campaign = _campaign(campaign_type="live_action")
     html = marketer_client.post(

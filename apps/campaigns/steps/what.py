@@ -36,6 +36,7 @@ from apps.message_templates.sms_parts import sms_parts
 from apps.message_templates.views import personalization_tag
 from apps.providers.models import Channel
 from apps.segments import definitions as segment_definitions
+from apps.segments import selectors as segment_selectors
 
 from .. import content, wizard
 from ..models import Campaign
@@ -429,9 +430,26 @@ def _goal_view(goal: Mapping, errors: _ErrorTaker) -> dict[str, Any]:
     }
 
 
+def _offer_generic_keys(draft: dict, keys: list[str]) -> None:
+    """Put a row for each key the generic provider's request uses, so the marketer sees which
+    values it needs (the spec's predefined key-value pairs)."""
+    for variant in draft.get("variants") or []:
+        message = variant.get("message") if isinstance(variant, Mapping) else None
+        if not isinstance(message, dict):
+            continue
+        rows = message.get("key_values")
+        rows = rows if isinstance(rows, list) else []
+        present = {row.get("key") for row in rows if isinstance(row, Mapping)}
+        missing = [{"key": key, "value": ""} for key in keys if key not in present]
+        message["key_values"] = (rows + missing)[: content.PAIRS_MAX]
+
+
 def editor_context(
     campaign: Campaign, draft: dict, goal: Mapping, errors: Mapping[str, str], note: str = ""
 ) -> dict[str, Any]:
+    generic_keys = content.generic_sms_keys(campaign)
+    if generic_keys:
+        _offer_generic_keys(draft, generic_keys)
     taker = _ErrorTaker(errors)
     mode = draft.get("mode") if draft.get("mode") in content.MODES else "single"
     variants = [
@@ -464,10 +482,12 @@ def editor_context(
         "template_id": draft.get("template_id") or "",
         "goal": _goal_view(goal, taker),
         "goal_operators": list(segment_definitions.OPERATOR_LABELS.items()),
+        "event_names": segment_selectors.event_names(),
         "goal_units": GOAL_UNITS,
         "note": note,
         "is_live": campaign.is_live,
         "generic_sms": content.uses_generic_sms(campaign),
+        "generic_keys": generic_keys,
         "priorities": content.ANDROID_PRIORITIES,
         "platforms": content.PUSH_PLATFORMS,
         "saved_templates": list(
@@ -655,13 +675,7 @@ def view(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         cleaned_goal = None
     try:
         has_goal = cleaned_goal is not None or bool(str(goal.get("event") or "").strip())
-        cleaned = content.content_clean(
-            draft,
-            channel=campaign.channel,
-            live=campaign.is_live,
-            generic_sms=content.only_generic_sms(campaign),
-            has_goal=has_goal,
-        )
+        cleaned = content.campaign_content_clean(campaign, draft, has_goal=has_goal)
     except content.ContentInvalid as invalid:
         errors.update(invalid.errors)
     if errors:
