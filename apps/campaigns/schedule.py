@@ -705,6 +705,26 @@ def clean_delivery(raw: Any, *, channel: str) -> tuple[dict, Errors]:
     return doc, errors
 
 
+def user_send_at(
+    when: dict, run_at: datetime, *, account_tz: ZoneInfo, user_tz: ZoneInfo
+) -> datetime | None:
+    """With delivery in the user's time zone, when a run that starts at `run_at` (one of the
+    occurrences, at the account's wall time) reaches a user in `user_tz`: at the same wall
+    time in their zone; if that moment was already past when the run started, the next day
+    ("wrap") or never ("drop"). Without user-time-zone delivery: `run_at` itself."""
+    run_at = _aware_utc(run_at)
+    user_tz_doc = when.get("user_timezone") if isinstance(when, dict) else None
+    if not isinstance(user_tz_doc, dict) or not user_tz_doc.get("enabled"):
+        return run_at
+    wall = run_at.astimezone(account_tz).replace(tzinfo=None)
+    target = to_utc(wall, user_tz)
+    if target >= run_at:
+        return target
+    if user_tz_doc.get("late") == "drop":
+        return None
+    return to_utc(wall + timedelta(days=1), user_tz)
+
+
 def dnd_release_at(delivery: dict, moment: datetime, tz: ZoneInfo) -> datetime | None:
     """When a message due at `moment` may leave under the campaign's Do-Not-Disturb hours:
     None when `moment` is outside every window (or DND is off), else the aware UTC end of the

@@ -886,3 +886,73 @@ def test_a_series_that_missed_a_send_while_a_draft_has_a_problem(new_york):
         "The series should already have sent on 23 Nov 2026 at 10:00: "
         "move its start to today or later (When)."
     ]
+
+
+def _in_a_window(windows, moment, tz):
+    """Brute force: is `moment` inside any window, reading each one day by day."""
+    local_day = moment.astimezone(tz).date()
+    for day in (local_day - timedelta(days=1), local_day):
+        window = windows.get(WEEKDAYS[day.weekday()])
+        if not window:
+            continue
+        start, end = time.fromisoformat(window["start"]), time.fromisoformat(window["end"])
+        opens = schedule.to_utc(datetime.combine(day, start), tz)
+        closes = schedule.to_utc(
+            datetime.combine(day if end > start else day + timedelta(days=1), end), tz
+        )
+        if opens <= moment < closes:
+            return True
+    return False
+
+
+quarter_hours = st.integers(0, 95).map(lambda n: f"{n // 4:02d}:{n % 4 * 15:02d}")
+
+
+@st.composite
+def dnd_cases(draw):
+    windows = {}
+    for day in draw(st.lists(st.sampled_from(WEEKDAYS), unique=True, max_size=7)):
+        start, end = draw(quarter_hours), draw(quarter_hours)
+        if start != end:
+            windows[day] = {"start": start, "end": end}
+    moment = datetime(2027, 1, 1, tzinfo=UTC) + timedelta(
+        minutes=draw(st.integers(0, 365 * 24 * 60))
+    )
+    return windows, moment, ZoneInfo(draw(st.sampled_from(ZONES)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(dnd_cases())
+def test_dnd_holds_exactly_the_moments_in_a_window_and_releases_outside_them(case):
+    windows, moment, tz = case
+    released = schedule.dnd_release_at(_dnd(**windows), moment, tz)
+    if released is None:
+        assert not _in_a_window(windows, moment, tz)
+    else:
+        assert _in_a_window(windows, moment, tz)
+        assert released > moment and not _in_a_window(windows, released, tz)
+
+
+# --- Delivery in the user's time zone ------------------------------------------------------------
+
+
+def test_users_get_the_run_at_the_same_wall_time_in_their_zone():
+    when = {"user_timezone": {"enabled": True, "late": "wrap"}}
+    run_at = ny(2026, 12, 1, 10)  # 15:00 UTC
+    # Los Angeles is behind: 10:00 there is still to come.
+    la = ZoneInfo("America/Los_Angeles")
+    assert schedule.user_send_at(when, run_at, account_tz=NEW_YORK, user_tz=la) == datetime(
+        2026, 12, 1, 10, tzinfo=la
+    )
+    # Paris is ahead: 10:00 there went by, so the next day's 10:00 ("wrap").
+    assert schedule.user_send_at(when, run_at, account_tz=NEW_YORK, user_tz=PARIS) == datetime(
+        2026, 12, 2, 10, tzinfo=PARIS
+    )
+
+
+def test_late_users_are_dropped_when_asked_and_plain_runs_are_unchanged():
+    run_at = ny(2026, 12, 1, 10)
+    drop = {"user_timezone": {"enabled": True, "late": "drop"}}
+    assert schedule.user_send_at(drop, run_at, account_tz=NEW_YORK, user_tz=PARIS) is None
+    plain = {"user_timezone": {"enabled": False, "late": "wrap"}}
+    assert schedule.user_send_at(plain, run_at, account_tz=NEW_YORK, user_tz=PARIS) == run_at
