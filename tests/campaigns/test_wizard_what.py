@@ -348,6 +348,8 @@ def test_a_generic_provider_template_id_saves_without_a_body(marketer_client):
         {"_action": "template-0", "variant-0-template": "nope"},
         {"_action": "copy-x", "mode": "ab"},
         {"_action": "preview-44", "preview_profile_pick": "99999"},
+        {"_action": "preview-0", "preview_profile": "9" * 40},
+        {"_action": "template-0", "variant-0-template": "9" * 40},
     ],
 )
 def test_garbage_posts_never_crash_and_never_save(marketer_client, data):
@@ -443,8 +445,8 @@ def test_switching_to_single_keeps_variant_a_and_says_so(htmx_client):
         _url(campaign),
         {"mode": "single", "variant-0-body": "keep", "variant-1-body": "drop", "_action": "mode"},
     ).content.decode()
-    assert ">keep</textarea>" in html and "drop" not in html
-    assert "A single message keeps variant A" in html
+    assert ">keep</textarea>" in html and ">drop<" not in html
+    assert "Single message keeps variant A; the others were taken out" in html
 
 
 def test_starting_from_a_saved_template_fills_the_variant(htmx_client):

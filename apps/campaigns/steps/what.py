@@ -43,6 +43,8 @@ from ..models import Campaign
 
 TEMPLATE = "campaigns/wizard/what.html"
 ACTION_FIELD = "_action"
+# A posted id longer than this cannot be a row (and would overflow the column in the query).
+MAX_PK_DIGITS = 15
 # Blank rows offered under the filled ones (the "More rows" button re-renders with more).
 SPARE_ROWS = {"carousel": 1, "buttons": 1, "template_variables": 1, "key_values": 2}
 ROW_LIMITS = {
@@ -269,9 +271,11 @@ def apply_action(campaign: Campaign, draft: dict, action: str, data: QueryDict) 
     elif verb == "mode":
         limit = _variant_limit(mode)
         if len(variants) > limit:
-            note = f"Only the first {limit} variant{'s' if limit > 1 else ''} are kept when saved."
-            if mode == "single":
-                note = "A single message keeps variant A; the others go when you save."
+            kept = "variant A" if limit == 1 else f"variants A to {content.VARIANT_KEYS[limit - 1]}"
+            note = (
+                f"{content.MODE_LABELS[mode]} keeps {kept}; the others were taken out "
+                "(leave without saving to keep them)."
+            )
             del variants[limit:]
         while mode == "ab" and len(variants) < content.AB_MIN_VARIANTS:
             variants.append(_blank_variant(campaign.channel))
@@ -279,7 +283,7 @@ def apply_action(campaign: Campaign, draft: dict, action: str, data: QueryDict) 
         raw_pk = data.get(f"variant-{index}-template", "")
         template = (
             MessageTemplate.objects.filter(pk=int(raw_pk), channel=campaign.channel).first()
-            if raw_pk.isdigit()
+            if raw_pk.isdigit() and len(raw_pk) <= MAX_PK_DIGITS
             else None
         )
         if template is None:
@@ -507,7 +511,8 @@ def editor_context(
 def _profile_from(data: Mapping) -> tuple[Profile | None, str]:
     raw = (data.get("preview_profile_pick") or data.get("preview_profile") or "").strip()
     if raw:
-        profile = Profile.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+        valid = raw.isdigit() and len(raw) <= MAX_PK_DIGITS
+        profile = Profile.objects.filter(pk=int(raw)).first() if valid else None
         if profile is not None:
             return profile, ""
         return template_selectors.preview_profile_default(), "No such profile: showing the default."
