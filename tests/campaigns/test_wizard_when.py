@@ -448,3 +448,23 @@ def test_sending_on_the_event_date_swaps_away_the_offset_amount(marketer_client)
     ).content.decode()
     assert 'name="live_date_offset_amount"' in html
     assert '<option value="hours" selected>hours</option>' in html
+
+
+def test_problems_include_a_broken_stored_delivery_document():
+    campaign = _campaign(
+        campaign_type="one_time",
+        when={"type": "now", "cutoff": None},
+        delivery={"dnd": {"enabled": True, "windows": {}}, "throttle_per_minute": 0},
+    )
+    assert when_step.problems(campaign) == [
+        "Enter the messages per minute: a whole number from 1 to 1,000,000.",
+        "Choose at least one day for Do Not Disturb.",
+    ]
+
+
+def test_without_javascript_the_refresh_button_shows_the_fields_for_the_choice(marketer_client):
+    campaign = _campaign(campaign_type="one_time")
+    response = marketer_client.post(_url(campaign), _post(type="now", refresh="1"))
+    html = response.content.decode()
+    assert response.status_code == 200 and 'name="at"' not in html
+    assert Campaign.objects.get(pk=campaign.pk).when == {}
