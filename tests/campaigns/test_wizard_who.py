@@ -423,7 +423,7 @@ def test_everyone_who_qualifies_clears_the_limits(marketer_client):
         ({"safety_cap": "many"}, "id_safety_cap_errors", "Enter a whole number of people."),
         ({"limit_per_run": "2.5"}, "id_limit_per_run_errors", "Enter a whole number of people."),
         ({"safety_cap": "99999999999"}, "id_safety_cap_errors", "At most 2,147,483,647."),
-        ({"control_group_percent": "91"}, "id_control_group_percent_errors", "At most 90 %"),
+        ({"control_group_percent": "91"}, "id_control_group_percent_errors", "At most 90%"),
         ({"control_group_percent": "-1"}, "id_control_group_percent_errors", "Enter 0 or more."),
         ({"control_group_percent": "ten"}, "id_control_group_percent_errors", "whole percentage"),
     ],
@@ -557,7 +557,7 @@ def test_the_estimate_applies_the_control_group_and_limits(htmx_client, audience
     html = htmx_client.post(
         _estimate_url(campaign), _segment_post(segment, control_group_percent="50")
     ).content.decode()
-    assert "50 % control group: about 1 held out." in html and 'data-receive="1"' in html
+    assert "50% control group: about 1 held out." in html and 'data-receive="1"' in html
 
     limited = _segment_post(segment, campaign_reach="limited", limit_overall="1", safety_cap="1")
     html = htmx_client.post(_estimate_url(campaign), limited).content.decode()
@@ -608,7 +608,7 @@ def test_the_estimate_ignores_limits_that_are_not_numbers_yet(htmx_client, audie
         control_group_percent="95",  # shown as the most it can be
     )
     html = htmx_client.post(_estimate_url(campaign), fields).content.decode()
-    assert "90 % control group: about 1 held out." in html
+    assert "90% control group: about 1 held out." in html
     assert 'data-receive="1"' in html and "safety cap" not in html
 
 
@@ -692,7 +692,7 @@ def test_summary_of_a_saved_segment_links_it_with_limits_control_group_and_devic
         rows["Reach"]
         == "At most 5,000 overall, 1,000 per run; not sent if more than 20,000 qualify"
     )
-    assert rows["Control group"] == "10 % held out"
+    assert rows["Control group"] == "10% held out"
     assert rows["Devices"] == "All their devices"
 
 

@@ -11,8 +11,8 @@ Decisions where the spec is silent:
   and a daily limit but no per-run limit (it has no runs) and no safety cap (its reach
   cannot be known up front); those two are cleared when the type is live.
 - "Limits" needs at least one limit; per-run and daily limits cannot exceed the overall one.
-- The control group is 0-90 %: at 100 % nothing would be sent while the campaign looks like
-  it ran, and above 90 % the group that gets the message is too small to compare with.
+- The control group is 0-90%: at 100% nothing would be sent while the campaign looks like
+  it ran, and above 90% the group that gets the message is too small to compare with.
 - The estimate panel compares the safety cap with the people reachable on the campaign's
   channel (those it would send to), and shows what the control group and limits leave.
 """
@@ -194,7 +194,7 @@ class ReachForm(forms.Form):
             "invalid": "Enter a whole percentage.",
             "min_value": "Enter 0 or more.",
             # %-formatted with the limit by Django, hence the doubled percent sign.
-            "max_value": "At most %(limit_value)s %%: some people must get the message.",
+            "max_value": "At most %(limit_value)s%%: some people must get the message.",
         },
         widget=forms.NumberInput(attrs={"min": 0, "max": CONTROL_GROUP_MAX, "step": 1}),
     )
@@ -576,7 +576,7 @@ def summary(campaign: Campaign) -> list[tuple[str, str]]:
         ("Reach", _reach_summary(campaign)),
         (
             "Control group",
-            f"{campaign.control_group_percent} % held out"
+            f"{campaign.control_group_percent}% held out"
             if campaign.control_group_percent
             else "None",
         ),
