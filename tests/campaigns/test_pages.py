@@ -166,7 +166,17 @@ def test_the_detail_page_summarises_what_is_stored(viewer_client):
         channel="push",
         limit_daily=300,
         control_group_percent=5,
-        content={"title": "Hello <b>you</b>"},
+        content={  # the What step's document (contracts.md); its summary shows the body
+            "mode": "single",
+            "variants": [
+                {
+                    "key": "A",
+                    "name": "Variant A",
+                    "match": "",
+                    "message": {"body": "Hello <b>you</b>"},
+                }
+            ],
+        },
     )
     html = _html(viewer_client.get(reverse("campaigns:detail", args=[campaign.pk])))
     assert "Spring push" in html and "300" in html and "5%" in html
