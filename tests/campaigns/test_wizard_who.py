@@ -471,6 +471,16 @@ def test_a_live_campaign_keeps_no_per_run_limit_or_safety_cap(marketer_client):
     assert campaign.limit_per_run is None and campaign.safety_cap is None
 
 
+def test_coming_from_the_overview_returns_there(marketer_client):
+    campaign = CampaignFactory(channel="sms", wizard_step=WizardStep.SCHEDULE)
+    segment = SegmentFactory(definition=PAST)
+    page = marketer_client.get(_url(campaign) + "?then=overview").content.decode()
+    assert 'name="then" value="overview"' in page and "Save and back to overview" in page
+    response = marketer_client.post(_url(campaign), _segment_post(segment, then="overview"))
+    assert response["Location"] == reverse("campaigns:step", args=[campaign.pk, "schedule"])
+    assert Campaign.objects.get(pk=campaign.pk).wizard_step == WizardStep.SCHEDULE
+
+
 def test_a_garbage_post_is_answered_with_errors_not_a_crash(marketer_client):
     campaign = _campaign(channel="push")
     response = marketer_client.post(
@@ -657,6 +667,21 @@ def test_problems_name_an_invalid_stored_definition():
         "The ad-hoc audience is not a valid definition (Profile property 1 → name"
     )
     assert problem.endswith("fix it in Who.")
+
+
+def test_problems_name_limits_stored_against_the_rules():
+    campaign = _campaign(
+        channel="push",
+        audience_definition=PAST,
+        limit_overall=100,
+        limit_per_run=150,
+        limit_daily=100,  # equal is fine
+        control_group_percent=100,
+    )
+    assert who.problems(campaign) == [
+        "The per-run limit (150) is above the overall limit (100) (Who).",
+        "The control group is 100%: at most 90% may be held out (Who).",
+    ]
 
 
 def test_a_fitting_audience_has_no_problems():

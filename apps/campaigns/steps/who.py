@@ -107,7 +107,8 @@ def kind_error(campaign: Campaign, definition: object) -> str | None:
             "segments are for live campaigns (change the campaign type in Setup)."
         )
     if campaign.is_live:
-        trigger = (definition.get("live") or {}).get("type")
+        live = definition.get("live")
+        trigger = live.get("type") if isinstance(live, dict) else None
         expected = TRIGGER_OF_TYPE[campaign.campaign_type]
         if trigger != expected:
             return (
@@ -523,9 +524,9 @@ def who_save(campaign: Campaign, cleaned: dict, audience: Audience) -> None:
 
 
 def problems(campaign: Campaign) -> list[str]:
+    found = _limit_problems(campaign)
     if campaign.segment_id is None and campaign.audience_definition is None:
-        return ["No audience is chosen: pick a saved segment or build one (Who)."]
-    found = []
+        return ["No audience is chosen: pick a saved segment or build one (Who).", *found]
     if campaign.segment_id:
         definition = campaign.segment.definition
         what = f"The segment “{campaign.segment.name}”"
@@ -536,10 +537,27 @@ def problems(campaign: Campaign) -> list[str]:
         definition_validate(definition)
     except DefinitionError as error:
         where = ", ".join(builder.error_label(path) for path in error.errors)
-        found.append(f"{what} is not a valid definition ({where}): fix it in Who.")
-        return found
+        return [f"{what} is not a valid definition ({where}): fix it in Who.", *found]
     if problem := kind_error(campaign, definition):
-        found.append(f"{what} does not fit the campaign type: {problem}")
+        found.insert(0, f"{what} does not fit the campaign type: {problem}")
+    return found
+
+
+def _limit_problems(campaign: Campaign) -> list[str]:
+    """The form's limit rules, for limits stored some other way (the API, an older draft)."""
+    found = []
+    overall = campaign.limit_overall
+    for name, what in (("limit_per_run", "per-run"), ("limit_daily", "daily")):
+        value = getattr(campaign, name)
+        if overall is not None and value is not None and value > overall:
+            found.append(
+                f"The {what} limit ({value:,}) is above the overall limit ({overall:,}) (Who)."
+            )
+    if campaign.control_group_percent > CONTROL_GROUP_MAX:
+        found.append(
+            f"The control group is {campaign.control_group_percent}%: at most "
+            f"{CONTROL_GROUP_MAX}% may be held out (Who)."
+        )
     return found
 
 
