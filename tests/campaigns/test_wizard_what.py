@@ -225,6 +225,34 @@ def test_saving_an_ab_test_with_a_conversion_goal(marketer_client):
     }
 
 
+def test_a_live_campaign_saves_its_test_audience_as_a_count(marketer_client):
+    campaign = _campaign(campaign_type="live_inaction")
+    response = marketer_client.post(
+        _url(campaign),
+        {
+            "mode": "ab",
+            "variant-0-body": "a",
+            "variant-1-body": "b",
+            "ab-size_kind": "percent",  # a forged field: a live test is always a count
+            "ab-size": "500",
+        },
+    )
+    assert response.status_code == 302
+    assert _stored(campaign)["ab"]["size_kind"] == "count" and campaign.content["ab"]["size"] == 500
+
+
+def test_coming_from_the_overview_returns_there(marketer_client):
+    campaign = CampaignFactory(channel="push", wizard_step=WizardStep.SCHEDULE)
+    page = marketer_client.get(_url(campaign) + "?then=overview").content.decode()
+    assert 'name="then" value="overview"' in page
+    response = marketer_client.post(
+        _url(campaign), {"mode": "single", "variant-0-body": "x", "then": "overview"}
+    )
+    assert response["Location"] == reverse(
+        "campaigns:step", kwargs={"pk": campaign.pk, "step": "schedule"}
+    )
+
+
 def test_ab_percent_out_of_range_is_shown_beside_the_size(marketer_client):
     campaign = _campaign()
     response = marketer_client.post(
