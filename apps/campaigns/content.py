@@ -913,16 +913,22 @@ def _problem_sentence(key: str, message: str, variants: list[Mapping]) -> str:
     found = re.match(r"^variant-(\d+)-(.+)$", key)
     if found:
         index, field = int(found[1]), found[2]
-        name = f"Variant {VARIANT_KEYS[index]}" if index < len(VARIANT_KEYS) else "A variant"
-        if len(variants) == 1:
-            name = "The message"
         base = field.split("-", 1)[0]
         label = FIELD_LABELS.get(base, base.replace("_", " ").capitalize())
+        if not label.split()[0].isupper():  # "HTML body" stays, "Subject" -> "subject"
+            label = label[0].lower() + label[1:]
+        if len(variants) == 1:  # one message: no variant letter to name
+            if message == "This field is required.":
+                return f"The {label} is missing (What)."
+            if message.startswith("Line "):
+                return f"The {label} has a template error ({message})."
+            return f"The {label}: {message}"
+        name = f"Variant {VARIANT_KEYS[index]}" if index < len(VARIANT_KEYS) else "A variant"
         if message == "This field is required.":
-            return f"{name} has no {label.lower()}."
+            return f"{name} has no {label}."
         if message.startswith("Line "):
-            return f"{name}: the {label.lower()} has a template error ({message})."
-        return f"{name}, {label.lower()}: {message}"
+            return f"{name}: the {label} has a template error ({message})."
+        return f"{name}, {label}: {message}"
     area = {"ab": "A/B test", "multi": "Multi-message", "goal": "Conversion goal"}.get(
         key.split("-", 1)[0], "Content"
     )

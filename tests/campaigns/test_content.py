@@ -433,6 +433,16 @@ def test_problems_name_the_variant_and_the_field():
 
 
 @pytest.mark.django_db
+def test_problems_of_a_single_message_do_not_name_a_variant():
+    stored = content_clean(_single({"subject": "S", "text": "t"}), channel="email")
+    stored["variants"][0]["message"]["subject"] = ""
+    stored["variants"][0]["message"]["html"] = "{% if %}"
+    problems = content.content_problems(CampaignFactory(channel="email", content=stored))
+    assert "The subject is missing (What)." in problems
+    assert any(p.startswith("The HTML body has a template error (Line 1:") for p in problems)
+
+
+@pytest.mark.django_db
 def test_valid_content_has_no_problems():
     campaign = CampaignFactory(content=content_clean(_single({"body": "b"}), channel="push"))
     assert content.content_problems(campaign) == []
