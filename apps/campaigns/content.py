@@ -915,7 +915,7 @@ def _problem_sentence(key: str, message: str, variants: list[Mapping]) -> str:
         index, field = int(found[1]), found[2]
         base = field.split("-", 1)[0]
         label = FIELD_LABELS.get(base, base.replace("_", " ").capitalize())
-        if not label.split()[0].isupper():  # "HTML body" stays, "Subject" -> "subject"
+        if label and not label.split()[0].isupper():  # "HTML body" stays; "Subject" -> "subject"
             label = label[0].lower() + label[1:]
         if len(variants) == 1:  # one message: no variant letter to name
             if message == "This field is required.":
