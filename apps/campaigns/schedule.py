@@ -1,6 +1,8 @@
 """When a campaign sends, and how: pure functions over the `when` and `delivery` documents
-(shapes in /work/briefs/contracts.md), used by the When step, the Schedule step and the
-delivery engine.
+(the shapes the wizard's steps and the delivery engine agreed on), used by the When step,
+the Schedule step and the delivery engine: clean_when / clean_delivery (errors by field
+path), occurrences, first_occurrence, when_problems, user_send_at, dnd_release_at, and the
+overview's sentences.
 
 Wall times are stored as strings ("2026-12-01T10:00") in the ACCOUNT's time zone, so a
 campaign set for 10:00 stays at 10:00 across a DST change; aware datetimes are computed here
@@ -14,6 +16,10 @@ Decisions where the product documents are silent:
 - a recurring series is the chosen days from `start` at `time`; occurrences before the
   campaign was created are never sent and do not count towards "after N" (the spec: "ignore
   the creation date ... to avoid sending a campaign unintentionally on a prior date");
+  a start in the past is a field error when saved, but at scheduling time only a send that
+  fell due while the campaign was a draft is a problem (a weekly Friday series that started
+  on Monday loses nothing if scheduled on Wednesday);
+- weeks are counted from the Monday of the start's week ("every 2 weeks on Mon, Thu");
 - deliver-in-the-user's-time-zone follows the API's wrap-around rule: the run starts at the
   account's wall time, users whose local wall time has already passed get it the next day
   ("wrap") or not at all ("drop"), so first_occurrence is the account-time instant;
@@ -49,7 +55,6 @@ MAX_TTL_HOURS = 672
 # overflows datetime (year 9999 west of Greenwich would).
 LAST_YEAR = 2100
 
-LIVE_WHEN_TYPES = LIVE_TYPES
 WHEN_TYPES_BY_CAMPAIGN_TYPE: dict[str, tuple[str, ...]] = {
     CampaignType.ONE_TIME: ("now", "at"),
     CampaignType.MULTIPLE_DATES: ("dates",),
