@@ -74,6 +74,9 @@ class SkipReason(models.TextChoices):
     TIMEZONE_DROPPED = "timezone_dropped", "Local time already passed (dropped)"
     STOPPED = "stopped", "Campaign stopped"
     NOT_WINNER = "not_winner", "A/B test ended without sending"
+    TRIGGER_CANCELLED = "trigger_cancelled", "Cancelled by the follow-up event"
+    PER_USER_LIMIT = "per_user_limit", "Per-user limit of a live campaign"
+    NO_ADDRESS = "no_address", "No phone, email or push token"
 
 
 class Message(models.Model):
@@ -111,6 +114,8 @@ class Message(models.Model):
     provider_message_id = models.CharField(max_length=128, blank=True, default="")
     error = models.TextField(blank=True, default="")
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Live campaigns: the triggering event's properties, for {{Event.<prop>}} in the message.
+    event_properties = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [
