@@ -3,6 +3,7 @@ import zoneinfo
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from apps.core.roles import Role
@@ -68,3 +69,107 @@ class ApiPasscode(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+WEEKDAY_CHOICES = [
+    ("mon", "Mon"),
+    ("tue", "Tue"),
+    ("wed", "Wed"),
+    ("thu", "Thu"),
+    ("fri", "Fri"),
+    ("sat", "Sat"),
+    ("sun", "Sun"),
+]
+LIMIT_CHANNELS = ("push", "sms", "email")
+
+
+class DndTimezone(models.TextChoices):
+    USER = "user", "The user's time zone"
+    ACCOUNT = "account", "The account's time zone"
+
+
+class DndAction(models.TextChoices):
+    DISCARD = "discard", "Discard the message"
+    DELAY = "delay", "Delay it to the end of the window"
+
+
+def _optional_limit(verbose_name: str) -> models.PositiveIntegerField:
+    # NULL is "no limit": a blank box on the settings page.
+    return models.PositiveIntegerField(
+        verbose_name, null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+
+
+class GlobalLimits(models.Model):
+    """Settings → Global limits (a singleton row, pk=1): what every campaign obeys unless it
+    overrides it. Read by the delivery engine through apps.delivery.policies.global_limits().
+
+    - frequency caps: at most N messages of a channel per profile in any rolling day / week;
+    - the default Do-Not-Disturb window, for campaigns that did not set their own;
+    - the default throttle: messages per minute per channel, shared by all campaigns."""
+
+    push_per_day = _optional_limit("push messages per profile per day")
+    push_per_week = _optional_limit("push messages per profile per week")
+    sms_per_day = _optional_limit("SMS per profile per day")
+    sms_per_week = _optional_limit("SMS per profile per week")
+    email_per_day = _optional_limit("emails per profile per day")
+    email_per_week = _optional_limit("emails per profile per week")
+
+    push_throttle_per_minute = _optional_limit("push messages per minute")
+    sms_throttle_per_minute = _optional_limit("SMS per minute")
+    email_throttle_per_minute = _optional_limit("emails per minute")
+
+    dnd_enabled = models.BooleanField(default=False)
+    dnd_days = models.JSONField(default=list, blank=True)  # ["mon", "tue", …]
+    dnd_start = models.TimeField(null=True, blank=True)
+    dnd_end = models.TimeField(null=True, blank=True)  # earlier than start: runs overnight
+    dnd_timezone = models.CharField(
+        max_length=8, choices=DndTimezone.choices, default=DndTimezone.USER
+    )
+    dnd_action = models.CharField(
+        max_length=8, choices=DndAction.choices, default=DndAction.DISCARD
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "global limits"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="global_limits_singleton"),
+            # A DND window that is on must say when; the engine never guesses.
+            models.CheckConstraint(
+                condition=models.Q(dnd_enabled=False)
+                | (
+                    models.Q(dnd_start__isnull=False, dnd_end__isnull=False)
+                    & ~models.Q(dnd_start=models.F("dnd_end"))
+                ),
+                name="global_limits_dnd_has_a_window",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Global limits"
+
+    def frequency_caps(self, channel: str) -> tuple[int | None, int | None]:
+        """(per day, per week) for a channel; None is no cap."""
+        if channel not in LIMIT_CHANNELS:
+            return None, None
+        return getattr(self, f"{channel}_per_day"), getattr(self, f"{channel}_per_week")
+
+    def throttle_per_minute(self, channel: str) -> int | None:
+        if channel not in LIMIT_CHANNELS:
+            return None
+        return getattr(self, f"{channel}_throttle_per_minute")
+
+    def default_dnd(self) -> dict | None:
+        """The default DND as the `dnd` part of a campaign's delivery document (the shape
+        apps.campaigns.schedule.dnd_release_at reads), or None when there is none."""
+        if not (self.dnd_enabled and self.dnd_days and self.dnd_start and self.dnd_end):
+            return None
+        window = {"start": f"{self.dnd_start:%H:%M}", "end": f"{self.dnd_end:%H:%M}"}
+        days = [day for day, _ in WEEKDAY_CHOICES if day in self.dnd_days]
+        return {
+            "enabled": True,
+            "timezone": self.dnd_timezone,
+            "action": self.dnd_action,
+            "windows": {day: dict(window) for day in days},
+        }

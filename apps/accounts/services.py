@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.core.roles import Role
 
-from .models import AccountSettings, ApiPasscode, User
+from .models import AccountSettings, ApiPasscode, GlobalLimits, User
 
 # Writing last_used_at on every API call would turn each upload into an extra write;
 # once a minute is precise enough for "last used".
@@ -31,6 +31,29 @@ def account_settings_get() -> AccountSettings:
             return AccountSettings.objects.create(pk=1, account_id=_new_account_id())
     except IntegrityError:  # another process created it first
         return AccountSettings.objects.get(pk=1)
+
+
+def global_limits_get() -> GlobalLimits:
+    """The global limits row, created empty (no caps, no DND, no throttle) on first use."""
+    limits = GlobalLimits.objects.filter(pk=1).first()
+    if limits is not None:
+        return limits
+    try:
+        with transaction.atomic():
+            return GlobalLimits.objects.create(pk=1)
+    except IntegrityError:  # another process created it first
+        return GlobalLimits.objects.get(pk=1)
+
+
+def global_limits_update(**fields) -> GlobalLimits:
+    """Save the Settings → Global limits form. The delivery engine reads the row through a
+    short per-process cache (apps.delivery.policies.global_limits), so workers see a change
+    within LIMITS_CACHE_SECONDS there."""
+    limits = global_limits_get()
+    for name, value in fields.items():
+        setattr(limits, name, value)
+    limits.save()
+    return limits
 
 
 def passcode_digest(passcode: str) -> str:
