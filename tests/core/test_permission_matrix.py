@@ -197,6 +197,7 @@ SAMPLE_KWARGS: dict[str, Callable[[], dict]] = {
     "campaigns:stop": _campaign_scheduled,
     "campaigns:edit": _campaign,
     "campaigns:step": lambda: {**_campaign(), "step": "setup"},
+    "delivery:progress": _campaign,
     "message_templates:detail": _message_template,
     "message_templates:edit": _message_template,
     "message_templates:duplicate": _message_template,

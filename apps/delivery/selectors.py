@@ -1,0 +1,304 @@
+"""Reads for the campaign page's delivery panel: the current run's live progress, the A/B
+result, and the run history.
+
+Every count comes from ONE grouped query over the Message rows of all the runs shown
+(GROUP BY run, status, reason, variant) — a handful of rows per run however many messages it
+has, served by message_run_status_idx — so the panel costs the same few queries for one run
+or twenty, and is cheap enough to poll every two seconds while a run is active.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Min, Q
+
+from apps.campaigns.models import Campaign, CampaignStatus
+
+from .models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
+from .winner import METRIC_LABELS, deciding_metric, variant_keys
+
+ACTIVE_RUN_STATUSES = (RunStatus.PENDING, RunStatus.SENDING, RunStatus.TESTING)
+HISTORY_LIMIT = 20
+THROTTLE_WINDOW = timedelta(minutes=1)
+# Keep polling a little before a scheduled occurrence, so the page picks up the run beat is
+# about to start instead of needing a reload.
+STARTING_SOON = timedelta(minutes=1)
+
+RUN_BADGES = {
+    RunStatus.PENDING: "warn",
+    RunStatus.SENDING: "good",
+    RunStatus.TESTING: "warn",
+    RunStatus.COMPLETED: "good",
+    RunStatus.STOPPED: "bad",
+    RunStatus.REFUSED: "bad",
+}
+AB_REST = "ab_rest"  # the waiting rest of an A/B test: WAITING with no variant yet
+# Why rows wait (Message.reason while WAITING, written by the policies and live triggers).
+WAITING_LABELS = {
+    AB_REST: "A/B test: the rest waits for the winner",
+    "dnd_delay": "Do Not Disturb (until the window ends)",
+    "user_timezone": "User's time zone (local send time)",
+}
+SKIP_LABELS = dict(SkipReason.choices)
+
+
+def _label(reason: str, labels: dict[str, str]) -> str:
+    if reason in labels:
+        return labels[reason]
+    return reason.replace("_", " ").capitalize() if reason else "Other"
+
+
+@dataclass
+class RunCounts:
+    queued: int = 0  # queued or being sent
+    waiting: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    control: int = 0
+    sent_last_minute: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    waiting_by_reason: dict[str, int] = field(default_factory=dict)
+    failed_by_reason: dict[str, int] = field(default_factory=dict)
+    sent_by_variant: dict[str, int] = field(default_factory=dict)
+    ab_release_at: datetime | None = None  # when the A/B rest is due: the test window's end
+
+    def add(self, status: str, reason: str, variant: str, n: int, last_minute: int, release):
+        if status == MessageStatus.SENT:
+            self.sent += n
+            self.sent_last_minute += last_minute
+            self.sent_by_variant[variant] = self.sent_by_variant.get(variant, 0) + n
+        elif status == MessageStatus.WAITING:
+            self.waiting += n
+            key = AB_REST if variant == "" else reason
+            self.waiting_by_reason[key] = self.waiting_by_reason.get(key, 0) + n
+            if (
+                variant == ""
+                and release
+                and (self.ab_release_at is None or release < self.ab_release_at)
+            ):
+                self.ab_release_at = release
+        elif status == MessageStatus.FAILED:
+            self.failed += n
+            self.failed_by_reason[reason] = self.failed_by_reason.get(reason, 0) + n
+        elif status == MessageStatus.SKIPPED:
+            self.skipped += n
+            self.skipped_by_reason[reason] = self.skipped_by_reason.get(reason, 0) + n
+        elif status == MessageStatus.CONTROL:
+            self.control += n
+        else:  # queued, or claimed by a send batch this very moment: still to go
+            self.queued += n
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed + self.skipped
+
+    @property
+    def total(self) -> int:
+        """Rows to deliver (control excluded): the progress bar's end."""
+        return self.done + self.queued + self.waiting
+
+    @property
+    def percent_done(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def skipped_rows(self) -> list[tuple[str, int]]:
+        return _rows(self.skipped_by_reason, SKIP_LABELS)
+
+    @property
+    def waiting_rows(self) -> list[tuple[str, int]]:
+        return _rows(self.waiting_by_reason, WAITING_LABELS)
+
+    @property
+    def failed_rows(self) -> list[tuple[str, int]]:
+        return _rows(self.failed_by_reason, {})
+
+
+def _rows(counts: dict[str, int], labels: dict[str, str]) -> list[tuple[str, int]]:
+    return sorted(((_label(k, labels), n) for k, n in counts.items()), key=lambda r: (-r[1], r[0]))
+
+
+def run_counts(run_ids: list[int], *, now: datetime) -> dict[int, RunCounts]:
+    """Counts per run for all `run_ids` in one grouped query."""
+    counts: dict[int, RunCounts] = defaultdict(RunCounts)
+    if not run_ids:
+        return counts
+    grouped = (
+        Message.objects.filter(run_id__in=run_ids)
+        .order_by()
+        .values("run_id", "status", "reason", "variant")
+        .annotate(
+            n=Count("id"),
+            last_minute=Count(
+                "id", filter=Q(status=MessageStatus.SENT, sent_at__gte=now - THROTTLE_WINDOW)
+            ),
+            release=Min("release_at"),
+        )
+    )
+    for row in grouped:
+        counts[row["run_id"]].add(
+            row["status"],
+            row["reason"],
+            row["variant"],
+            row["n"],
+            row["last_minute"],
+            row["release"],
+        )
+    return counts
+
+
+@dataclass(frozen=True)
+class VariantRow:
+    key: str
+    name: str
+    sent: int
+    metric: int | None  # None while the test runs: measured once, when it is decided
+    rate: float | None
+    is_winner: bool
+
+    @property
+    def rate_percent(self) -> str:
+        return "—" if self.rate is None else f"{self.rate * 100:.1f}%"
+
+
+@dataclass(frozen=True)
+class ABResult:
+    metric_label: str
+    rows: list[VariantRow]
+    winner: str
+    decided_at: datetime | None
+    deciding_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RunView:
+    run: CampaignRun
+    counts: RunCounts
+
+    @property
+    def is_active(self) -> bool:
+        return self.run.status in ACTIVE_RUN_STATUSES
+
+    @property
+    def badge(self) -> str:
+        return RUN_BADGES.get(self.run.status, "")
+
+
+@dataclass(frozen=True)
+class CampaignProgress:
+    campaign: Campaign
+    current: RunView | None  # the active run, else the latest one
+    runs: list[RunView]  # newest first, at most HISTORY_LIMIT
+    more_runs: bool  # older runs exist beyond the history shown
+    ab: ABResult | None
+    poll: bool  # the panel refreshes itself (htmx) while this holds
+    throttle_per_minute: int | None  # the campaign's own rate, if it set one
+
+
+def _variant_names(campaign: Campaign) -> dict[str, str]:
+    variants = (campaign.content or {}).get("variants") or []
+    return {
+        str(v["key"]): str(v.get("name") or f"Variant {v['key']}")
+        for v in variants
+        if isinstance(v, dict) and v.get("key")
+    }
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def ab_result(campaign: Campaign, view: RunView) -> ABResult | None:
+    """The test's table: the recorded numbers once decided, the live sent counts before."""
+    run = view.run
+    details = run.winner_details if isinstance(run.winner_details, dict) else None
+    if details is None and run.status != RunStatus.TESTING:
+        return None
+    names = _variant_names(campaign)
+    if details is not None:
+        measured = details.get("variants") or {}
+        rows = [
+            VariantRow(
+                key=key,
+                name=names.get(key, f"Variant {key}"),
+                sent=int(numbers.get("sent") or 0),
+                metric=int(numbers.get("metric") or 0),
+                rate=float(numbers.get("rate") or 0),
+                is_winner=key == run.winner_variant,
+            )
+            for key, numbers in sorted(measured.items())
+            if isinstance(numbers, dict)
+        ]
+        metric = str(details.get("metric") or "")
+        return ABResult(
+            metric_label=METRIC_LABELS.get(metric, metric.capitalize()),
+            rows=rows,
+            winner=run.winner_variant,
+            decided_at=_parse_time(details.get("decided_at")),
+            deciding_at=None,
+        )
+    deciding_at = view.counts.ab_release_at
+    if deciding_at is None:  # the rest already left the waiting state: from the window
+        window = float(((campaign.content or {}).get("ab") or {}).get("window_hours") or 0)
+        deciding_at = run.scheduled_for + timedelta(hours=window)
+    rows = [
+        VariantRow(
+            key=key,
+            name=names.get(key, f"Variant {key}"),
+            sent=view.counts.sent_by_variant.get(key, 0),
+            metric=None,
+            rate=None,
+            is_winner=False,
+        )
+        for key in variant_keys(campaign)
+    ]
+    metric = deciding_metric(campaign)
+    return ABResult(
+        metric_label=METRIC_LABELS[metric],
+        rows=rows,
+        winner="",
+        decided_at=None,
+        deciding_at=deciding_at,
+    )
+
+
+def campaign_progress(campaign: Campaign, *, now: datetime) -> CampaignProgress:
+    """Everything the delivery panel shows, in two queries: the runs, and their counts."""
+    runs = list(
+        CampaignRun.objects.filter(campaign=campaign).order_by("-scheduled_for", "-pk")[
+            : HISTORY_LIMIT + 1
+        ]
+    )
+    more_runs = len(runs) > HISTORY_LIMIT
+    runs = runs[:HISTORY_LIMIT]
+    counts = run_counts([run.pk for run in runs], now=now)
+    views = [RunView(run, counts[run.pk]) for run in runs]
+    current = next((v for v in views if v.is_active), views[0] if views else None)
+    starting_soon = (
+        campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.RUNNING)
+        and campaign.next_run_at is not None
+        and campaign.next_run_at <= now + STARTING_SOON
+    )
+    delivery = campaign.delivery if isinstance(campaign.delivery, dict) else {}
+    throttle = delivery.get("throttle_per_minute")
+    return CampaignProgress(
+        campaign=campaign,
+        current=current,
+        runs=views,
+        more_runs=more_runs,
+        ab=ab_result(campaign, current) if current else None,
+        poll=bool(current and current.is_active) or starting_soon,
+        throttle_per_minute=(
+            throttle
+            if isinstance(throttle, int) and not isinstance(throttle, bool) and throttle > 0
+            else None
+        ),
+    )

@@ -1,0 +1,311 @@
+"""The campaign page's delivery panel: live progress of the current run (polled by htmx while
+a run is active), the A/B result, and the run history — counts from one grouped query."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus
+from apps.delivery.selectors import campaign_progress, run_counts
+from tests.audience.factories import ProfileFactory
+from tests.campaigns.factories import CampaignFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _html(response) -> str:
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _progress(client, campaign) -> str:
+    return _html(
+        client.get(reverse("delivery:progress", args=[campaign.pk]), HTTP_HX_REQUEST="true")
+    )
+
+
+def _detail(client, campaign) -> str:
+    return _html(client.get(reverse("campaigns:detail", args=[campaign.pk])))
+
+
+def _campaign(**fields):
+    defaults = {"channel": "sms", "status": "running", "name": "Spring sale"}
+    return CampaignFactory(**{**defaults, **fields})
+
+
+def _run(campaign, status=RunStatus.SENDING, at=None, **fields) -> CampaignRun:
+    return CampaignRun.objects.create(
+        campaign=campaign,
+        scheduled_for=at or timezone.now() - timedelta(minutes=5),
+        status=status,
+        **fields,
+    )
+
+
+def _messages(run, n, status, *, reason="", variant="A", **fields):
+    Message.objects.bulk_create(
+        Message(
+            run=run,
+            profile=ProfileFactory(),
+            status=status,
+            reason=reason,
+            variant=variant,
+            **fields,
+        )
+        for _ in range(n)
+    )
+
+
+def _a_sending_run(campaign):
+    """A run part-way: sent (some in the last minute), failed, skipped, waiting, queued."""
+    now = timezone.now()
+    run = _run(campaign, qualified=40, recipients=36, control=4)
+    _messages(run, 3, MessageStatus.SENT, sent_at=now - timedelta(seconds=20))
+    _messages(run, 2, MessageStatus.SENT, sent_at=now - timedelta(minutes=5))
+    _messages(run, 1, MessageStatus.FAILED, reason="permanent", error="Invalid number")
+    _messages(run, 2, MessageStatus.SKIPPED, reason="capped")
+    _messages(run, 1, MessageStatus.SKIPPED, reason="dnd_discarded")
+    _messages(
+        run, 3, MessageStatus.WAITING, reason="dnd_delay", release_at=now + timedelta(hours=1)
+    )
+    _messages(
+        run, 1, MessageStatus.WAITING, reason="user_timezone", release_at=now + timedelta(hours=2)
+    )
+    _messages(run, 4, MessageStatus.QUEUED)
+    _messages(run, 4, MessageStatus.CONTROL, reason="control")
+    return run
+
+
+# --- Counts ---------------------------------------------------------------------------------
+
+
+def test_run_counts_split_every_state_in_one_query(django_assert_num_queries):
+    run = _a_sending_run(_campaign())
+    with django_assert_num_queries(1):
+        counts = run_counts([run.pk], now=timezone.now())[run.pk]
+    assert (counts.sent, counts.failed, counts.skipped, counts.waiting, counts.queued) == (
+        5,
+        1,
+        3,
+        4,
+        4,
+    )
+    assert counts.control == 4 and counts.sent_last_minute == 3
+    assert counts.skipped_by_reason == {"capped": 2, "dnd_discarded": 1}
+    assert counts.waiting_by_reason == {"dnd_delay": 3, "user_timezone": 1}
+    assert (counts.done, counts.total, counts.percent_done) == (9, 17, 53)
+
+
+def test_the_history_costs_the_same_queries_for_one_run_or_twelve(
+    marketer_client, django_assert_max_num_queries
+):
+    campaign = _campaign(campaign_type="recurring")
+    _a_sending_run(campaign)
+    url = reverse("delivery:progress", args=[campaign.pk])
+    with django_assert_max_num_queries(5):  # session, user, campaign, runs, counts
+        marketer_client.get(url, HTTP_HX_REQUEST="true")
+    for day in range(1, 12):
+        run = _run(
+            campaign, RunStatus.COMPLETED, at=timezone.now() - timedelta(days=day), recipients=3
+        )
+        _messages(run, 2, MessageStatus.SENT, sent_at=timezone.now() - timedelta(days=day))
+        _messages(run, 1, MessageStatus.SKIPPED, reason="capped")
+    with django_assert_max_num_queries(5):
+        html = _progress(marketer_client, campaign)
+    assert html.count('<span class="badge good">Completed</span>') == 11
+
+
+def test_the_campaign_page_costs_the_same_queries_for_one_run_or_eight(
+    viewer_client, django_assert_max_num_queries
+):
+    campaign = _campaign()
+    _a_sending_run(campaign)
+    _detail(viewer_client, campaign)  # first use creates the account settings row
+    with CaptureQueriesContext(connection) as one_run:
+        _detail(viewer_client, campaign)
+    for day in range(1, 8):
+        run = _run(campaign, RunStatus.COMPLETED, at=timezone.now() - timedelta(days=day))
+        _messages(run, 2, MessageStatus.SENT, sent_at=timezone.now() - timedelta(days=day))
+    with django_assert_max_num_queries(len(one_run)):
+        html = _detail(viewer_client, campaign)
+    assert html.count('<span class="badge good">Completed</span>') == 7
+
+
+# --- The panel in each state ----------------------------------------------------------------
+
+
+def test_a_sending_run_shows_its_audience_counts_reasons_and_throttle(viewer_client):
+    campaign = _campaign(delivery={"throttle_per_minute": 600})
+    _a_sending_run(campaign)
+    html = _progress(viewer_client, campaign)
+    assert '<span class="badge good">Sending</span>' in html
+    assert "<dt>Qualified</dt><dd>40</dd>" in html and "<dt>Recipients</dt><dd>36</dd>" in html
+    assert "<dt>Control group</dt><dd>4</dd>" in html
+    assert '<dd data-count="sent">5</dd>' in html and '<dd data-count="failed">1</dd>' in html
+    assert '<dd data-count="skipped">3</dd>' in html and '<dd data-count="waiting">4</dd>' in html
+    assert "3 sent in the last minute (limit 600 per minute)" in html
+    assert "<td>Skipped: Frequency cap</td><td>2</td>" in html
+    assert "<td>Skipped: Do Not Disturb (discarded)</td><td>1</td>" in html
+    assert "<td>Waiting: Do Not Disturb (until the window ends)</td><td>3</td>" in html
+    assert "<td>Waiting: User&#x27;s time zone (local send time)</td><td>1</td>" in html
+    assert "<td>Failed: Permanent</td><td>1</td>" in html
+    assert '<progress value="9" max="17"' in html
+
+
+def test_a_pending_run_says_the_snapshot_is_being_taken(viewer_client):
+    campaign = _campaign()
+    _run(campaign, RunStatus.PENDING)
+    html = _progress(viewer_client, campaign)
+    assert "Taking the audience snapshot" in html and "<dt>Qualified</dt><dd>—</dd>" in html
+    assert 'hx-trigger="every 2s"' in html
+
+
+def test_a_testing_run_shows_the_variants_sent_so_far_and_when_it_decides(viewer_client):
+    campaign = _campaign(
+        content={
+            "mode": "ab",
+            "variants": [
+                {"key": "A", "name": "Short", "match": "", "message": {"body": "a"}},
+                {"key": "B", "name": "Emoji", "match": "", "message": {"body": "b"}},
+            ],
+            "ab": {"size_kind": "percent", "size": 20, "metric": "clicks", "window_hours": 4},
+        }
+    )
+    run = _run(campaign, RunStatus.TESTING)
+    release = timezone.now() + timedelta(hours=3)
+    _messages(run, 2, MessageStatus.SENT, variant="A", sent_at=timezone.now())
+    _messages(run, 1, MessageStatus.SENT, variant="B", sent_at=timezone.now())
+    _messages(run, 5, MessageStatus.WAITING, variant="", release_at=release)
+    html = _progress(viewer_client, campaign)
+    assert f"Deciding at {timezone.localtime(release):%Y-%m-%d %H:%M} by clicks" in html
+    assert (
+        "<td>Short</td>\n        <td>2</td>" in html
+        and "<td>Emoji</td>\n        <td>1</td>" in html
+    )
+    assert "<td>Waiting: A/B test: the rest waits for the winner</td><td>5</td>" in html
+    assert "Winner" not in html
+
+
+def test_a_decided_test_shows_its_numbers_with_the_winner_marked(viewer_client):
+    campaign = _campaign(
+        content={
+            "mode": "ab",
+            "variants": [{"key": "A", "name": "Short"}, {"key": "B", "name": "Emoji"}],
+        }
+    )
+    _run(
+        campaign,
+        RunStatus.COMPLETED,
+        winner_variant="B",
+        winner_details={
+            "metric": "conversions",
+            "decided_at": "2026-11-23T10:00:00+00:00",
+            "variants": {
+                "A": {"sent": 100, "metric": 3, "rate": 0.03},
+                "B": {"sent": 100, "metric": 7, "rate": 0.07},
+            },
+        },
+    )
+    html = _progress(viewer_client, campaign)
+    assert "Winner: <strong>Variant B</strong> by conversions" in html
+    winner_row = '<tr class="delivery-winner">\n        <td>Emoji <span class="badge good">'
+    assert winner_row + "Winner</span></td>" in html
+    assert (
+        "<td>3</td>\n        <td>3.0%</td>" in html and "<td>7</td>\n        <td>7.0%</td>" in html
+    )
+    assert "Deciding at" not in html
+    assert "winner B" in html  # the run history names it too
+
+
+def test_a_refused_run_shows_the_safety_check_reason(viewer_client):
+    campaign = _campaign()
+    reason = "The audience (5,000) is above the safety cap (1,000); nothing was sent."
+    _run(
+        campaign, RunStatus.REFUSED, qualified=5000, recipients=0, control=0, refused_reason=reason
+    )
+    html = _detail(viewer_client, campaign)
+    assert "<strong>Refused by the safety check:</strong> " + reason in html
+    assert f"<br><small>{reason}</small>" in html  # and in the run history
+    assert 'data-polling="off"' in html
+
+
+def test_a_campaign_without_runs_says_when_the_first_starts(viewer_client):
+    later = timezone.now() + timedelta(days=2)
+    html = _detail(viewer_client, _campaign(status="scheduled", next_run_at=later))
+    assert f"the first run starts at {timezone.localtime(later):%Y-%m-%d %H:%M}" in html
+    assert "No runs yet." in html and 'data-polling="off"' in html
+    assert "the campaign is a draft" in _detail(viewer_client, _campaign(status="draft"))
+
+
+# --- Polling --------------------------------------------------------------------------------
+
+
+def test_the_panel_polls_while_a_run_is_active_and_stops_once_it_is_finished(viewer_client):
+    campaign = _campaign()
+    run = _run(campaign)
+    _messages(run, 2, MessageStatus.QUEUED)
+    page = _detail(viewer_client, campaign)
+    url = reverse("delivery:progress", args=[campaign.pk])
+    assert f'hx-get="{url}" hx-trigger="every 2s" hx-swap="outerHTML"' in page
+    assert 'id="campaign-delivery"' in page
+
+    Message.objects.filter(run=run).update(status=MessageStatus.SENT, sent_at=timezone.now())
+    CampaignRun.objects.filter(pk=run.pk).update(status=RunStatus.COMPLETED)
+    finished = _progress(viewer_client, campaign)
+    # The swapped-in panel has no trigger: htmx stops polling by itself.
+    assert 'id="campaign-delivery"' in finished and 'data-polling="off"' in finished
+    assert "hx-trigger" not in finished and "hx-get" not in finished
+    assert '<dd data-count="sent">2</dd>' in finished
+
+
+def test_the_panel_polls_a_moment_before_a_scheduled_run_starts():
+    campaign = _campaign(status="scheduled", next_run_at=timezone.now() + timedelta(seconds=30))
+    assert campaign_progress(campaign, now=timezone.now()).poll
+    campaign.next_run_at = timezone.now() + timedelta(hours=1)
+    assert not campaign_progress(campaign, now=timezone.now()).poll
+
+
+def test_the_current_run_is_the_active_one_even_with_a_later_finished_run():
+    campaign = _campaign(campaign_type="multiple_dates")
+    active = _run(campaign, RunStatus.SENDING, at=timezone.now() - timedelta(hours=1))
+    _run(campaign, RunStatus.REFUSED, at=timezone.now(), refused_reason="Too many")
+    progress = campaign_progress(campaign, now=timezone.now())
+    assert progress.current.run == active and progress.poll
+    assert [view.run.status for view in progress.runs] == ["refused", "sending"]
+
+
+# --- Access ---------------------------------------------------------------------------------
+
+
+def test_a_viewer_reads_the_progress_panel(viewer_client):
+    campaign = _campaign()
+    _a_sending_run(campaign)
+    assert '<dd data-count="sent">5</dd>' in _progress(viewer_client, campaign)
+    assert '<dd data-count="sent">5</dd>' in _detail(viewer_client, campaign)
+
+
+def test_the_progress_url_opened_without_htmx_goes_to_the_campaign_page(viewer_client):
+    campaign = _campaign()
+    response = viewer_client.get(reverse("delivery:progress", args=[campaign.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("campaigns:detail", args=[campaign.pk])
+
+
+def test_the_progress_of_an_unknown_campaign_is_a_404(viewer_client):
+    url = reverse("delivery:progress", args=[999999])
+    assert viewer_client.get(url, HTTP_HX_REQUEST="true").status_code == 404
+
+
+def test_the_progress_url_only_answers_get(marketer_client):
+    url = reverse("delivery:progress", args=[_campaign().pk])
+    assert marketer_client.post(url, HTTP_HX_REQUEST="true").status_code == 405
+
+
+def test_an_anonymous_visitor_is_sent_to_log_in(client):
+    url = reverse("delivery:progress", args=[_campaign().pk])
+    response = client.get(url, HTTP_HX_REQUEST="true")
+    assert response.status_code == 302 and reverse("accounts:login") in response["Location"]
