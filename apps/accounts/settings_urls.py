@@ -6,6 +6,7 @@ app_name = "settings"
 
 urlpatterns = [
     path("account/", views.account_settings, name="account"),
+    path("limits/", views.global_limits, name="global_limits"),
     path("api-credentials/", views.api_credentials, name="api_credentials"),
     path(
         "api-credentials/<int:pk>/revoke/",

@@ -13,6 +13,7 @@ from . import selectors, services
 from .forms import (
     AccountSettingsForm,
     ApiPasscodeForm,
+    GlobalLimitsForm,
     UserActiveForm,
     UserCreateForm,
     UserRoleForm,
@@ -39,6 +40,37 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         request,
         "accounts/account.html",
         {"account": account, "form": form},
+        status=400 if form.is_bound else 200,
+    )
+
+
+# --- Global limits -------------------------------------------------------------------------
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def global_limits(request: HttpRequest) -> HttpResponse:
+    limits = services.global_limits_get()
+    if request.method == "POST":
+        form = GlobalLimitsForm(request.POST, instance=limits)
+        if form.is_valid():
+            services.global_limits_update(**form.limits_fields())
+            messages.success(
+                request, "Global limits saved. Campaigns that are sending follow them within 10 s."
+            )
+            return redirect("settings:global_limits")
+        # The form's instance took the invalid values; reload so the page's summary is true.
+        limits = services.global_limits_get()
+    else:
+        form = GlobalLimitsForm(instance=limits)
+    channels = [
+        (label, form[f"{key}_per_day"], form[f"{key}_per_week"], form[f"{key}_throttle_per_minute"])
+        for key, label in (("push", "Push"), ("sms", "SMS"), ("email", "Email"))
+    ]
+    return render(
+        request,
+        "accounts/global_limits.html",
+        {"form": form, "limits": limits, "channels": channels},
         status=400 if form.is_bound else 200,
     )
 

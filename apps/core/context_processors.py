@@ -48,7 +48,7 @@ SETTINGS_NAV = [
     NavItem("Provider groups", "providers:group_list", Role.ADMIN, "SMS failover by priority."),
     NavItem("Sandbox inbox", "providers:sandbox:inbox", Role.ADMIN, "What the local sandbox got."),
     NavItem(
-        "Global limits", "core:global_limits", Role.ADMIN, "Frequency caps, DND and throttling."
+        "Global limits", "settings:global_limits", Role.ADMIN, "Frequency caps, DND and throttling."
     ),
     NavItem(
         "API credentials",

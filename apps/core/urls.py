@@ -11,7 +11,6 @@ app_name = "core"
 COMING_SOON = [
     ("notify/", "notify", "Notify", Role.MARKETER),
     ("stats/", "stats", "Stats", Role.VIEWER),
-    ("settings/limits/", "global_limits", "Global limits", Role.ADMIN),
 ]
 
 urlpatterns = [
