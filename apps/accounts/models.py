@@ -155,7 +155,9 @@ class GlobalLimits(models.Model):
             return None, None
         return getattr(self, f"{channel}_per_day"), getattr(self, f"{channel}_per_week")
 
-    def throttle_per_minute(self, channel: str) -> int | None:
+    def channel_throttle_per_minute(self, channel: str) -> int | None:
+        # Not named throttle_per_minute: that is the campaign delivery document's key, and a
+        # method under that name would be mistaken for a number by duck-typed readers.
         if channel not in LIMIT_CHANNELS:
             return None
         return getattr(self, f"{channel}_throttle_per_minute")

@@ -130,7 +130,7 @@ def throttle_rates(campaign: Campaign, limits: GlobalLimits) -> list[tuple[str, 
     own = delivery.get("throttle_per_minute")
     if isinstance(own, int) and not isinstance(own, bool) and own > 0:
         rates.append((f"campaign:{campaign.pk}", own))
-    channel_rate = limits.throttle_per_minute(campaign.channel)
+    channel_rate = limits.channel_throttle_per_minute(campaign.channel)
     if channel_rate and delivery.get("respect_throttle", True) is not False:
         rates.append((f"channel:{campaign.channel}", channel_rate))
     return rates

@@ -89,8 +89,8 @@ def test_saving_stores_caps_throttle_and_the_default_dnd(admin_client):
     assert limits.frequency_caps("push") == (3, 10)
     assert limits.frequency_caps("sms") == (1, None)
     assert limits.frequency_caps("email") == (None, None)
-    assert limits.throttle_per_minute("email") == 6000
-    assert limits.throttle_per_minute("push") is None
+    assert limits.channel_throttle_per_minute("email") == 6000
+    assert limits.channel_throttle_per_minute("push") is None
     assert limits.dnd_days == ["mon", "sun"]  # week order, whatever order they came in
     assert limits.default_dnd() == {
         "enabled": True,
