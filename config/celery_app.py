@@ -15,7 +15,30 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # to the "default" exchange with the same key, and one message would reach all four.
 QUEUE_NAMES = ("notify", "triggers", "bulk", "default")
 app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in QUEUE_NAMES]
-app.conf.beat_schedule = {}
+# Beat: every job that waits or polls lives in the database and is picked up here (never a
+# Celery countdown). Each entry is idempotent, so two beats or a missed tick are harmless.
+app.conf.beat_schedule = {
+    "delivery-tick": {
+        "task": "delivery.tick",
+        "schedule": 10.0,
+        "options": {"queue": "default", "expires": 10},
+    },
+    "delivery-release-due": {
+        "task": "delivery.release_due",
+        "schedule": 5.0,
+        "options": {"queue": "default", "expires": 5},
+    },
+    "delivery-choose-winners": {
+        "task": "delivery.choose_winners",
+        "schedule": 30.0,
+        "options": {"queue": "default", "expires": 30},
+    },
+    "delivery-live-date-due": {
+        "task": "delivery.live_date_due",
+        "schedule": 15 * 60.0,
+        "options": {"queue": "triggers", "expires": 15 * 60},
+    },
+}
 app.autodiscover_tasks()
 
 

@@ -59,6 +59,9 @@ class CampaignRun(models.Model):
 class MessageStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     WAITING = "waiting", "Waiting"  # has a release_at: DND delay, user timezone, A/B winner
+    # Claimed by a send batch (engine.py): release_at is the claim's lease; a worker killed
+    # mid-send leaves the row here, and beat requeues it only once the lease has run out.
+    SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
@@ -149,6 +152,12 @@ class Message(models.Model):
                 condition=Q(status=MessageStatus.WAITING),
             ),
             models.Index(fields=["run", "status"], name="message_run_status_idx"),
+            # Beat's scan for send claims whose lease ran out (a worker died mid-send).
+            models.Index(
+                fields=["release_at"],
+                name="message_sending_lease_idx",
+                condition=Q(status=MessageStatus.SENDING),
+            ),
             # Frequency caps and daily limits look up a profile's recent sends.
             models.Index(
                 fields=["profile", "sent_at"],
