@@ -6,13 +6,14 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.audience.ingest import ingest_records, profile_lookup
 from apps.core.roles import public
+from apps.delivery import live
 
 from . import errors
 from .auth import api_methods, api_passcode_required
@@ -82,6 +83,10 @@ def upload(request: HttpRequest) -> JsonResponse:
         return errors.api_error(
             "Unexpected error, please try again", code=errors.UNEXPECTED_ERROR, status=500
         )
+    # Live campaigns see the events once they are committed (now, unless a caller wraps
+    # this view in a transaction).
+    stored = result.stored_events
+    transaction.on_commit(lambda: live.events_uploaded(stored))
     return errors.api_success(
         {
             "processed": result.processed,

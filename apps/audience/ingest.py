@@ -75,6 +75,8 @@ class RejectedRecord:
 class IngestResult:
     processed: int
     rejected: list[RejectedRecord]
+    # (id, name) of each event stored, so the caller can offer them to live campaigns.
+    stored_events: list[tuple[int, str]] = field(default_factory=list)
 
 
 # --- Validation ------------------------------------------------------------------------------
@@ -545,6 +547,7 @@ def ingest_records(records: list[Any]) -> IngestResult:
     now = timezone.now()
     valid: list[_Record] = []
     rejected: list[RejectedRecord] = []
+    stored_events: list[tuple[int, str]] = []
     for index, record in enumerate(records):
         try:
             valid.append(_parse(index, record, now=now))
@@ -552,21 +555,26 @@ def ingest_records(records: list[Any]) -> IngestResult:
             rejected.append(RejectedRecord(index, int(problem.code), problem.message, record))
 
     if valid:
-        late = _store(valid, now=now)
+        late = _store(valid, now=now, stored_events=stored_events)
         if late:
             rejected.extend(
                 RejectedRecord(r.index, int(code), message, records[r.index])
                 for r, code, message in late
             )
             rejected.sort(key=lambda r: r.index)
-    return IngestResult(processed=len(records) - len(rejected), rejected=rejected)
+    return IngestResult(
+        processed=len(records) - len(rejected), rejected=rejected, stored_events=stored_events
+    )
 
 
-def _store(records: list[_Record], *, now: datetime) -> list[tuple[_Record, RecordError, str]]:
+def _store(
+    records: list[_Record], *, now: datetime, stored_events: list[tuple[int, str]]
+) -> list[tuple[_Record, RecordError, str]]:
     for attempt in range(1, WRITE_ATTEMPTS + 1):
+        stored_events.clear()  # a rolled-back attempt stored nothing
         try:
             with transaction.atomic():
-                return _write(records, now=now)
+                return _write(records, now=now, stored_events=stored_events)
         except (IntegrityError, OperationalError, _ConcurrentChange) as error:
             # A unique key taken by a request that committed after our reads, or a deadlock:
             # the savepoint is gone, so reading again sees the other request's rows.
@@ -578,7 +586,9 @@ def _store(records: list[_Record], *, now: datetime) -> list[tuple[_Record, Reco
     raise AssertionError("unreachable")
 
 
-def _write(records: list[_Record], *, now: datetime) -> list[tuple[_Record, RecordError, str]]:
+def _write(
+    records: list[_Record], *, now: datetime, stored_events: list[tuple[int, str]]
+) -> list[tuple[_Record, RecordError, str]]:
     postgres = connection.vendor == "postgresql"
     keys: dict[str, set[str]] = {kind: set() for kind in KEY_KIND_ORDER}
     for record in records:
@@ -646,11 +656,12 @@ def _write(records: list[_Record], *, now: datetime) -> list[tuple[_Record, Reco
     _store_devices([r for r in records if r.kind == "token"], target_of, now=now)
     events = [r for r in records if r.kind == "event"]
     if events:
-        (_insert_events_postgres if postgres else _insert_events_portable)(events, target_of)
+        insert = _insert_events_postgres if postgres else _insert_events_portable
+        stored_events.extend(insert(events, target_of))
     return late
 
 
-def _insert_events_postgres(records: list[_Record], target_of: dict) -> None:
+def _insert_events_postgres(records: list[_Record], target_of: dict) -> list[tuple[int, str]]:
     # One JSON parameter instead of 4,000 adapted ones: a third of bulk_create's time.
     rows = [
         {
@@ -665,13 +676,15 @@ def _insert_events_postgres(records: list[_Record], target_of: dict) -> None:
         cursor.execute(
             f"INSERT INTO {Event._meta.db_table} (profile_id, name, ts, properties) "
             "SELECT profile_id, name, ts, properties FROM jsonb_to_recordset(%s::jsonb) "
-            "AS v(profile_id bigint, name text, ts timestamptz, properties jsonb)",
+            "AS v(profile_id bigint, name text, ts timestamptz, properties jsonb) "
+            "RETURNING id, name",
             [json.dumps(rows, default=_json_default)],
         )
+        return [(event_id, name) for event_id, name in cursor.fetchall()]
 
 
-def _insert_events_portable(records: list[_Record], target_of: dict) -> None:
-    Event.objects.bulk_create(
+def _insert_events_portable(records: list[_Record], target_of: dict) -> list[tuple[int, str]]:
+    created = Event.objects.bulk_create(
         Event(
             profile_id=target_of[(r.key_kind, r.key)],
             name=r.event_name,
@@ -680,6 +693,7 @@ def _insert_events_portable(records: list[_Record], target_of: dict) -> None:
         )
         for r in records
     )
+    return [(event.pk, event.name) for event in created]
 
 
 @dataclass(slots=True)

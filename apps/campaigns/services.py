@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from apps.audience.models import Profile
+from apps.delivery import live
 from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import (
     EmailMessage,
@@ -161,6 +162,7 @@ def _transition(campaign: Campaign, action: str, **changes) -> None:
     )
     if updated != 1:
         raise _refusal(campaign, action)
+    live.index_bump()  # an UPDATE sends no post_save: live campaigns' index must hear of it
     campaign.refresh_from_db()
 
 
@@ -304,6 +306,7 @@ def campaign_schedule(*, campaign: Campaign, now: datetime | None = None) -> Cam
         raise CampaignActionRefused(
             f"“{campaign.name}” is {label}: only draft campaigns can be scheduled."
         )
+    live.index_bump()  # an UPDATE sends no post_save: live campaigns' index must hear of it
     campaign.refresh_from_db()
     return campaign
 
