@@ -36,6 +36,7 @@ RUN_BADGES = {
     RunStatus.STOPPED: "bad",
     RunStatus.REFUSED: "bad",
 }
+SHORT_STATUS = {RunStatus.TESTING: "A/B testing", RunStatus.REFUSED: "Refused"}
 AB_REST = "ab_rest"  # the waiting rest of an A/B test: WAITING with no variant yet
 # Why rows wait (Message.reason while WAITING, written by the policies and live triggers).
 WAITING_LABELS = {
@@ -187,6 +188,11 @@ class RunView:
     @property
     def badge(self) -> str:
         return RUN_BADGES.get(self.run.status, "")
+
+    @property
+    def short_status(self) -> str:
+        """The history table's label: narrow enough for one line beside six columns."""
+        return SHORT_STATUS.get(self.run.status) or self.run.get_status_display()
 
 
 @dataclass(frozen=True)
