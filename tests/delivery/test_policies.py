@@ -311,7 +311,8 @@ def _in_a_window(windows: dict, moment: datetime, tz: ZoneInfo) -> bool:
     return False
 
 
-@settings(max_examples=600, deadline=None)
+# derandomize: the same 600 examples on every run, so CI never meets a new one by chance.
+@settings(max_examples=600, deadline=None, derandomize=True)
 @given(
     windows=dnd_windows(),
     where_and_when=moments_near_a_dst_change(),
