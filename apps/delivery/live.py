@@ -488,6 +488,30 @@ def _limit_sql(campaign: Campaign, day: date) -> tuple[str, list]:
     return sql + ") >= %s", [*params, int(per_user["limit"])]
 
 
+def _allowance(campaign: Campaign, run: CampaignRun) -> int | None:
+    """How many more people the campaign may reach now under its overall limit and its
+    daily limit (a live run is one day); None without limits. Concurrent batches may
+    overshoot by a batch at most: the limits are a budget, not a lock."""
+    if not campaign.limit_overall and not campaign.limit_daily:
+        return None
+    statuses = ", ".join(f"'{s}'" for s in COUNTED_STATUSES)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT m.profile_id), "
+            "count(DISTINCT m.profile_id) FILTER (WHERE m.run_id = %s) "
+            "FROM delivery_message m JOIN delivery_campaignrun r ON r.id = m.run_id "
+            f"WHERE r.campaign_id = %s AND m.status IN ({statuses})",
+            [run.pk, campaign.pk],
+        )
+        overall, today = cursor.fetchone()
+    caps = []
+    if campaign.limit_overall:
+        caps.append(campaign.limit_overall - overall)
+    if campaign.limit_daily:
+        caps.append(campaign.limit_daily - today)
+    return max(min(caps), 0)
+
+
 def _live_variant_sql(campaign: Campaign) -> tuple[str, list]:
     content = campaign.content or {}
     keys = [str(v["key"]) for v in content.get("variants", []) if v.get("key")] or ["A"]
@@ -521,13 +545,19 @@ def _insert_waiting(
         if push
         else "(run_id, profile_id) WHERE device_id IS NULL"
     )
+    allowance = _allowance(campaign, run)
+    if allowance == 0:
+        return 0
     sql = (
         "WITH e AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) "
         "AS e(profile_id bigint, release_at timestamptz, event_properties jsonb)), "
-        f"v AS (SELECT p.id, e.release_at, e.event_properties, {_bucket('p.id')} < %s "
+        f"c AS (SELECT p.id, e.release_at, e.event_properties, {_bucket('p.id')} < %s "
         f"AS is_control, {limited} AS limited, {variant} AS variant "
         "FROM e JOIN audience_profile p ON p.id = e.profile_id "
-        f"WHERE ({cond}) AND ({_reachable(campaign.channel)})) "
+        f"WHERE ({cond}) AND ({_reachable(campaign.channel)})), "
+        # Receivers in trigger order, for the campaign's overall and daily limits.
+        "v AS (SELECT c.*, row_number() OVER (PARTITION BY c.is_control OR c.limited "
+        "ORDER BY c.release_at, c.id) AS rn FROM c) "
         "INSERT INTO delivery_message (run_id, profile_id, device_id, variant, status, reason, "
         "release_at, attempts, provider_message_id, error, event_properties) "
         f"SELECT %s, v.id, {device_col}, v.variant, "
@@ -536,8 +566,9 @@ def _insert_waiting(
         "CASE WHEN v.limited THEN 'per_user_limit' WHEN v.is_control THEN 'control' "
         "ELSE '' END, "
         "CASE WHEN v.limited OR v.is_control THEN NULL ELSE v.release_at END, "
-        f"0, '', '', v.event_properties FROM v {device_join} "
-        + ("WHERE v.is_control OR d.id IS NOT NULL " if push else "")
+        f"0, '', '', v.event_properties FROM v {device_join} WHERE "
+        + ("(v.is_control OR d.id IS NOT NULL) " if push else "TRUE ")
+        + ("AND (v.is_control OR v.limited OR v.rn <= %s) " if allowance is not None else "")
         # A trigger cancelled by its follow-up earlier that day is armed again by a new one.
         + f"ON CONFLICT {conflict} DO UPDATE SET status = EXCLUDED.status, "
         "reason = EXCLUDED.reason, release_at = EXCLUDED.release_at, "
@@ -554,6 +585,7 @@ def _insert_waiting(
         *variant_params,
         *cond_params,
         run.pk,
+        *([allowance] if allowance is not None else []),
     ]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)

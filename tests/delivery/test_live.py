@@ -1,6 +1,7 @@
 """Live campaigns: events uploaded through /1/upload trigger Message rows; the daily job
 finds the profiles whose event date comes up."""
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from apps.delivery import live
 from apps.delivery.models import CampaignRun, Message, MessageStatus
 from config.celery_app import app as celery_app
 from tests.api.helpers import upload
-from tests.audience.factories import EventFactory, ProfileFactory
+from tests.audience.factories import DeviceFactory, EventFactory, ProfileFactory
 from tests.campaigns.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
@@ -229,6 +230,100 @@ def test_without_a_limit_another_day_triggers_again(
     )
     statuses = Message.objects.filter(run__campaign=campaign).values_list("status", flat=True)
     assert list(statuses) == [MessageStatus.WAITING] * 2
+
+
+def test_the_daily_limit_reaches_the_first_people_to_trigger(
+    client, api_headers, django_capture_on_commit_callbacks
+):
+    campaign = _cart_campaign(limit_daily=2)
+    ts = _a_minute_ago()
+    for i, who in enumerate(("ann", "bob", "cat")):
+        _person(who, phone=f"+3361234567{i}")
+    _upload(
+        client,
+        api_headers,
+        [
+            _event(who, CART, ts - timedelta(seconds=i), Amount=200)
+            for i, who in enumerate(("ann", "bob", "cat"))
+        ],
+        django_capture_on_commit_callbacks,
+    )
+    _person("dan", phone="+33612345679")
+    _upload(
+        client,
+        api_headers,
+        [_event("dan", CART, ts, Amount=200)],
+        django_capture_on_commit_callbacks,
+    )
+    reached = Message.objects.filter(run__campaign=campaign).values_list(
+        "profile__identity", flat=True
+    )
+    assert sorted(reached) == ["bob", "cat"]  # the two earliest; dan came after the limit
+
+
+def test_the_overall_limit_counts_the_people_of_earlier_days(
+    client, api_headers, django_capture_on_commit_callbacks
+):
+    campaign = _cart_campaign(limit_overall=3)
+    ts = _a_minute_ago()
+    people = ("ann", "bob", "cat", "dan")
+    for i, who in enumerate(people):
+        _person(who, phone=f"+3361234567{i}")
+    _upload(
+        client,
+        api_headers,
+        [_event(who, CART, ts - timedelta(days=1), Amount=200) for who in people[:2]],
+        django_capture_on_commit_callbacks,
+    )
+    _upload(
+        client,
+        api_headers,
+        [_event(who, CART, ts, Amount=200) for who in people[2:]],
+        django_capture_on_commit_callbacks,
+    )
+    assert Message.objects.filter(run__campaign=campaign).count() == 3
+
+
+def test_a_push_trigger_goes_to_the_last_active_device_and_control_gets_nothing(
+    client, api_headers, django_capture_on_commit_callbacks
+):
+    push = _cart_campaign(channel="push")
+    control = _cart_campaign(channel="push", control_group_percent=100)
+    jane = _person()
+    DeviceFactory(profile=jane, last_active=timezone.now() - timedelta(days=2))
+    recent = DeviceFactory(profile=jane)
+    _upload(
+        client,
+        api_headers,
+        [_event("jane", CART, _a_minute_ago(), Amount=200)],
+        django_capture_on_commit_callbacks,
+    )
+    row = Message.objects.get(run__campaign=push)
+    assert (row.device_id, row.status) == (recent.pk, MessageStatus.WAITING)
+    held = Message.objects.get(run__campaign=control)
+    assert (held.status, held.reason, held.device_id) == (MessageStatus.CONTROL, "control", None)
+
+
+def test_live_ab_content_splits_triggers_between_the_variants(
+    client, api_headers, django_capture_on_commit_callbacks
+):
+    content = {
+        "mode": "ab",
+        "variants": [{"key": k, "message": {"body": k}} for k in ("A", "B")],
+        "ab": {"size_kind": "percent", "size": 20, "window_hours": 2},
+    }
+    campaign = _cart_campaign(content=content)
+    people = [_person(f"p{i}", phone=f"+336100000{i:02d}") for i in range(40)]
+    _upload(
+        client,
+        api_headers,
+        [_event(p.identity, CART, _a_minute_ago(), Amount=200) for p in people],
+        django_capture_on_commit_callbacks,
+    )
+    variants = Counter(
+        Message.objects.filter(run__campaign=campaign).values_list("variant", flat=True)
+    )
+    assert set(variants) == {"A", "B"} and sum(variants.values()) == 40
 
 
 @pytest.mark.parametrize(
