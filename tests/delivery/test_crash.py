@@ -1,0 +1,162 @@
+"""The crash test: a worker is SIGKILLed in the middle of a large run (the sandbox answers
+slowly, so the kill lands while batches are being sent), a new worker takes over, and no
+recipient gets a message twice; every row sent by either worker was sent exactly once.
+
+What a SIGKILL can leave (engine.py's docstring): the batch tasks still in the queue, which
+the new worker takes; a task the dead worker had taken but not claimed yet, unacked in Redis
+until the broker's visibility timeout — beat's stale-run check enqueues its rows again
+(called here with a clock past the stale period, as beat would call it five minutes on);
+and at most one chunk inside the provider call, whose rows stay SENDING under their lease
+(the provider may have taken them) instead of being sent a second time."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from apps.delivery import engine
+from apps.delivery.models import CampaignRun, Message, MessageStatus
+from config.celery_app import app as celery_app
+from tests.conftest import ROOT, _database_url_for_test_db
+from tests.delivery.test_engine import people, sms_campaign, twilio
+from tests.delivery.test_engine_worker import wait_for
+
+BATCH = 5
+PEOPLE = 120
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _start_worker(name: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": _database_url_for_test_db(),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "HERALD_BATCH_SIZE": str(BATCH),
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            "notify,triggers,bulk,default",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"crash-{name}-{os.getpid()}@%h",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while not any(
+        f"crash-{name}-{os.getpid()}@" in node
+        for reply in (celery_app.control.ping(timeout=0.5) or [])
+        for node in reply
+    ):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
+            raise RuntimeError(f"the Celery worker {name} did not start")
+    return worker
+
+
+def _stop(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+@pytest.fixture
+def workers():
+    """Workers started by the test, all stopped at the end; the Redis db (broker, cache and
+    the dead worker's unacked task) is emptied before and after."""
+    cache.clear()
+    celery_app.control.purge()
+    started: list[subprocess.Popen] = []
+    yield started
+    for worker in started:
+        _stop(worker)
+    cache.clear()
+
+
+def test_a_worker_killed_mid_run_sends_nothing_twice_and_the_next_one_finishes(
+    workers, provider_sandbox
+):
+    provider = twilio(provider_sandbox, "crashy")
+    provider_sandbox.client.set_faults("crashy", latency_ms=200)
+    recipients = people(PEOPLE)
+    due = timezone.now() - timedelta(minutes=1)
+    campaign = sms_campaign(
+        provider=provider,
+        when={"type": "at", "at": timezone.localtime(due).strftime("%Y-%m-%dT%H:%M")},
+        next_run_at=due,
+    )
+
+    first = _start_worker("a")
+    workers.append(first)
+    engine.tick()
+    run = CampaignRun.objects.get(campaign=campaign)
+    wait_for(
+        lambda: provider_sandbox.client.counts().get("crashy", 0) >= 3 * BATCH,
+        what="the first worker to send part of the run",
+    )
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=15)
+    rows = Message.objects.filter(run=run)
+    assert rows.filter(status=MessageStatus.QUEUED).exists(), "the kill came too late"
+
+    workers.append(_start_worker("b"))
+    # Beat's stale-run check, as it runs once the run has made no progress for a while:
+    # rows of a batch the dead worker took but never claimed are enqueued again.
+    engine.requeue_stale_runs(timezone.now() + engine.stale_after())
+    wait_for(
+        lambda: not rows.filter(status=MessageStatus.QUEUED).exists(),
+        what="the second worker to send the rest",
+    )
+
+    sent = {m.provider_message_id: m for m in rows.filter(status=MessageStatus.SENT)}
+    wait_for(
+        lambda: provider_sandbox.client.counts().get("crashy", 0) >= len(sent),
+        what="the sandbox to record every sent message",
+    )
+    delivered = provider_sandbox.client.messages(limit=1000)
+    per_recipient = Counter(d["recipient"] for d in delivered)
+    assert max(per_recipient.values()) == 1, "a recipient got a message twice"
+
+    # Every row is SENT, once (one claim), matching exactly one delivery, except the rows of
+    # the one chunk that was inside the provider call at the kill: still SENDING under
+    # their lease, not sent a second time.
+    in_doubt = list(rows.exclude(status=MessageStatus.SENT))
+    assert len(in_doubt) <= BATCH
+    assert all(m.status == MessageStatus.SENDING for m in in_doubt)
+    assert all(m.release_at > timezone.now() for m in in_doubt)  # the lease still holds
+    assert rows.count() == PEOPLE
+    by_id = {d["provider_message_id"]: d for d in delivered}
+    for provider_message_id, message in sent.items():
+        assert message.attempts == 1
+        assert by_id[provider_message_id]["recipient"] == message.profile.phone
+    in_doubt_phones = {m.profile.phone for m in in_doubt}
+    for person in recipients:
+        if person.phone not in in_doubt_phones:
+            assert per_recipient[person.phone] == 1, f"{person.phone} got nothing"
