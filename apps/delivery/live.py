@@ -590,7 +590,14 @@ def _insert_waiting(
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         statuses = [status for (status,) in cursor.fetchall()]
-    return sum(1 for status in statuses if status == MessageStatus.WAITING)
+    waiting = sum(1 for status in statuses if status == MessageStatus.WAITING)
+    if waiting:
+        # Its first message makes a live campaign running (a conditional UPDATE: a Stop
+        # that came first stays).
+        Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SCHEDULED).update(
+            status=CampaignStatus.RUNNING, updated_at=timezone.now()
+        )
+    return waiting
 
 
 # --------------------------------------------------------------------------- on a date/time

@@ -123,6 +123,8 @@ def test_a_single_action_makes_one_waiting_row_after_the_delay_with_the_event_pr
 
     row = Message.objects.get(run__campaign=campaign)
     assert (row.profile_id, row.status, row.variant) == (jane.pk, MessageStatus.WAITING, "A")
+    campaign.refresh_from_db()
+    assert campaign.status == "running"  # its first message
     assert row.release_at == ts + timedelta(minutes=30)
     assert row.event_properties == {"Amount": 150, "Item": "Watch"}
     # The day's live run, labelled with that day's UTC midnight.
@@ -598,9 +600,10 @@ def test_a_batch_costs_the_same_queries_for_ten_events_or_a_hundred(
     assert live.events_stored(warm_up) == 2  # builds the index, creates the day's runs
     few = _cart_events(10, 100)
     many = _cart_events(100, 1000)
-    # The events, the campaigns, the account's zone, then per campaign the day's run and
-    # ONE INSERT … SELECT (in a savepoint). The index's version check reads the cache.
-    with django_assert_max_num_queries(11) as first:
+    # The events, the campaigns, the account's zone, then per campaign: the day's run, ONE
+    # INSERT … SELECT (in a savepoint) and the scheduled → running flip. The index's version
+    # check reads the cache.
+    with django_assert_max_num_queries(13) as first:
         assert live.events_stored(few) == 20
     with django_assert_num_queries(len(first.captured_queries)):
         assert live.events_stored(many) == 200
