@@ -125,13 +125,19 @@ def test_a_worker_killed_mid_run_sends_nothing_twice_and_the_next_one_finishes(
     first.wait(timeout=15)
     rows = Message.objects.filter(run=run)
     assert rows.filter(status=MessageStatus.QUEUED).exists(), "the kill came too late"
+    # Claimed by the dead worker and never recorded: the chunk that was in the provider call.
+    dead_claims = set(rows.filter(status=MessageStatus.SENDING).values_list("pk", flat=True))
+    assert len(dead_claims) <= BATCH
 
     workers.append(_start_worker("b"))
     # Beat's stale-run check, as it runs once the run has made no progress for a while:
     # rows of a batch the dead worker took but never claimed are enqueued again.
     engine.requeue_stale_runs(timezone.now() + engine.stale_after())
     wait_for(
-        lambda: not rows.filter(status=MessageStatus.QUEUED).exists(),
+        lambda: (
+            not rows.filter(status=MessageStatus.QUEUED).exists()
+            and not rows.filter(status=MessageStatus.SENDING).exclude(pk__in=dead_claims).exists()
+        ),
         what="the second worker to send the rest",
     )
 
@@ -148,8 +154,8 @@ def test_a_worker_killed_mid_run_sends_nothing_twice_and_the_next_one_finishes(
     # the one chunk that was inside the provider call at the kill: still SENDING under
     # their lease, not sent a second time.
     in_doubt = list(rows.exclude(status=MessageStatus.SENT))
-    assert len(in_doubt) <= BATCH
-    assert all(m.status == MessageStatus.SENDING for m in in_doubt)
+    assert {m.pk for m in in_doubt} == dead_claims
+    assert all(m.status == MessageStatus.SENDING and m.attempts == 1 for m in in_doubt)
     assert all(m.release_at > timezone.now() for m in in_doubt)  # the lease still holds
     assert rows.count() == PEOPLE
     by_id = {d["provider_message_id"]: d for d in delivered}
