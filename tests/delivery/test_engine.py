@@ -605,3 +605,109 @@ def test_a_campaign_with_an_occurrence_left_is_not_completed_by_its_run(provider
     campaign.refresh_from_db()
     assert run.status == RunStatus.COMPLETED
     assert campaign.status == CampaignStatus.RUNNING
+
+
+# --- other channels -----------------------------------------------------------------------------
+
+
+def _fcm(sandbox, label: str):
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from apps.providers.adapters import fcm as fcm_module
+
+    fcm_module._token_cache.clear()
+    base_url = sandbox.url_for(label)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    account = {
+        "type": "service_account",
+        "project_id": "herald-demo",
+        "client_email": "fcm@herald-demo.iam.gserviceaccount.com",
+        "private_key": key.decode(),
+        "token_uri": base_url + "/token",
+    }
+    return provider_create(
+        channel="push",
+        kind="fcm",
+        nickname=label.title(),
+        base_url=base_url,
+        credentials={"service_account": json.dumps(account)},
+        settings={"project_id": "herald-demo"},
+    )
+
+
+def test_a_push_run_to_all_devices_sends_one_message_per_device(provider_sandbox):
+    from tests.audience.factories import DeviceFactory
+
+    ann = ProfileFactory(country="FR", name="Ann", push_android=True)
+    phone = DeviceFactory(profile=ann, push_token="tok-phone_" + "a" * 40)
+    tablet = DeviceFactory(profile=ann, push_token="tok-tablet_" + "b" * 40)
+    campaign = sms_campaign(
+        channel="push",
+        provider=_fcm(provider_sandbox, "fcm-engine"),
+        push_all_devices=True,
+        content={
+            "mode": "single",
+            "variants": [
+                {
+                    "key": "A",
+                    "name": "A",
+                    "match": "",
+                    "message": {"title": "Hey {{ Profile.Name }}", "body": "Sale"},
+                }
+            ],
+        },
+    )
+    run = started_run(campaign)
+    engine.send_batch(run.pk, queued_ids(run), now=T0)
+
+    delivered = provider_sandbox.client.messages("fcm-engine")
+    assert sorted(d["recipient"] for d in delivered) == sorted(
+        [phone.push_token, tablet.push_token]
+    )
+    assert {(d["subject"], d["body"]) for d in delivered} == {("Hey Ann", "Sale")}
+    rows = Message.objects.filter(run=run)
+    assert {(m.device_id, m.status) for m in rows} == {
+        (phone.pk, MessageStatus.SENT),
+        (tablet.pk, MessageStatus.SENT),
+    }
+
+
+def test_an_email_run_is_rendered_and_sent_from_the_campaigns_sender(provider_sandbox):
+    provider = provider_create(
+        channel="email",
+        kind="sendgrid",
+        nickname="Mail",
+        base_url=provider_sandbox.url_for("mail"),
+        credentials={"api_key": "SG.test-key-1234"},
+        settings={"from_email": "news@herald.test"},
+    )
+    ann = ProfileFactory(country="FR", name="Ann", email="ann@example.com")
+    campaign = sms_campaign(
+        channel="email",
+        provider=provider,
+        sender_email="deals@herald.test",
+        content={
+            "mode": "single",
+            "variants": [
+                {
+                    "key": "A",
+                    "name": "A",
+                    "match": "",
+                    "message": {"subject": "For {{ Profile.Name }}", "html": "<p>Hi</p>"},
+                }
+            ],
+        },
+    )
+    run = started_run(campaign)
+    engine.send_batch(run.pk, queued_ids(run), now=T0)
+    [delivered] = provider_sandbox.client.messages("mail")
+    assert delivered["recipient"] == ann.email and delivered["subject"] == "For Ann"
+    message = Message.objects.get(run=run)
+    assert message.status == MessageStatus.SENT and message.provider_id == provider.pk
