@@ -212,3 +212,14 @@ def provider_sandbox(provider_sandbox_process):
     provider_sandbox_process.client.clear()
     yield provider_sandbox_process
     provider_sandbox_process.client.reset_faults()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_global_limits_cache():
+    """The delivery engine keeps Settings → Global limits in a per-process cache for a few
+    seconds; limits a test saved (and rolled back) must not reach the next test."""
+    from apps.delivery.policies import global_limits_cache_clear
+
+    global_limits_cache_clear()
+    yield
+    global_limits_cache_clear()

@@ -29,13 +29,6 @@ NO_LIMITS = GlobalLimits()
 RUN_AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_limits_cache():
-    policies.global_limits_cache_clear()
-    yield
-    policies.global_limits_cache_clear()
-
-
 def _campaign(*, when: dict | None = None, delivery: dict | None = None, **fields) -> Campaign:
     return Campaign(
         pk=fields.pop("pk", 7),
