@@ -310,12 +310,22 @@ def _in_a_window(windows: dict, moment: datetime, tz: ZoneInfo) -> bool:
     windows=dnd_windows(),
     where_and_when=moments_near_a_dst_change(),
     action=st.sampled_from(["delay", "discard"]),
+    read_in=st.sampled_from(["user", "account"]),
 )
-def test_dnd_releases_at_the_first_moment_outside_every_window(windows, where_and_when, action):
+def test_dnd_releases_at_the_first_moment_outside_every_window(
+    windows, where_and_when, action, read_in
+):
     zone, now = where_and_when
     tz = ZoneInfo(zone)
-    campaign = _campaign(when={"type": "now"}, delivery=_dnd(windows, action=action))
-    (decision,) = _decide(campaign, [_row(tz=zone)], now=now)
+    campaign = _campaign(when={"type": "now"}, delivery=_dnd(windows, action=action, zone=read_in))
+    # The zone under test is the user's, or the account's with the user somewhere else.
+    row = _row(tz=zone) if read_in == "user" else _row(tz="Asia/Tokyo")
+    account_tz = TOKYO if read_in == "user" else tz
+
+    def decide_at(moment):
+        return _decide(campaign, [row], now=moment, account_tz=account_tz)
+
+    (decision,) = decide_at(now)
     event(f"{decision.action} {decision.reason}".strip())  # --hypothesis-show-statistics
     if not _in_a_window(windows, now, tz):
         assert decision == Decision(1, "send")
@@ -334,7 +344,7 @@ def test_dnd_releases_at_the_first_moment_outside_every_window(windows, where_an
         assert _in_a_window(windows, now + timedelta(minutes=minute), tz)
     assert _in_a_window(windows, release - timedelta(seconds=1), tz)
     # Decided again at its release, the row goes.
-    assert _decide(campaign, [_row(tz=zone)], now=release) == [Decision(1, "send")]
+    assert decide_at(release) == [Decision(1, "send")]
 
 
 def test_an_overnight_window_across_the_new_york_spring_forward():
