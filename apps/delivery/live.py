@@ -18,12 +18,13 @@ active live campaigns, rebuilt only when a version number in the cache moves (ev
 save bumps it, see apps.py). A batch of events costs a fixed number of queries: one to load
 the events, one to re-read the matched campaigns (so a campaign stopped a moment ago, or an
 index made stale by a lost cache, never sends), then per campaign one run lookup and ONE
-INSERT … SELECT that checks the profile filters, reachability, the control group and the
-per-user limit in SQL.
+INSERT … SELECT that checks the profile filters, reachability, the control group, the
+per-user limit and the campaign's overall and daily limits in SQL. The first message makes
+a scheduled live campaign running.
 
 Decisions where the product documents are silent:
 - days are the account time zone's: a live campaign has one CampaignRun per day
-  (scheduled_for = that date's UTC midnight, the label engine.live_run_for uses), and the
+  (engine.live_run_for: scheduled_for = that date's UTC midnight, a label), and the
   (run, profile) uniqueness means one message per profile per campaign per day at most —
   a second trigger the same day is ignored, unless the first was cancelled by its follow-up
   (then the new trigger re-arms the row);
@@ -35,7 +36,9 @@ Decisions where the product documents are silent:
   start, in the account time zone; a date and time ("2026-12-01T08:30:00Z") at that moment,
   shifted by the offset;
 - A/B content on a live campaign splits recipients evenly by a stable hash (there is no
-  "rest of the audience" to wait for a winner).
+  "rest of the audience" to wait for a winner);
+- the overall and daily limits (people) go to the earliest triggers of a batch; triggers
+  over them are not recorded. Two batches at the same moment may overshoot by a batch.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ from apps.providers.models import Channel
 from apps.segments.compiler import NUMERIC_RE, PROFILE_ALIAS, definition_sql
 from apps.segments.definitions import DefinitionError, definition_validate, value_kind
 
-from .models import CampaignRun, MessageStatus, RunStatus
+from . import engine
+from .models import CampaignRun, MessageStatus
 from .snapshot import CONTROL_SEED, _bucket, _device_join, _reachable, _variant_sql
 
 logger = logging.getLogger(__name__)
@@ -441,24 +445,6 @@ def _cancel(campaign: Campaign, events: list[_StoredEvent]) -> int:
 # --------------------------------------------------------------------------- rows
 
 
-def live_run_for(campaign: Campaign, day: date) -> CampaignRun:
-    """The run a live campaign's messages of `day` belong to: the engine's if it has one
-    (the contract), else get_or_create here with scheduled_for = that date's UTC midnight."""
-    try:
-        from apps.delivery import engine
-    except ImportError:
-        engine = None
-    if engine is not None and hasattr(engine, "live_run_for"):
-        return engine.live_run_for(campaign, day)
-    scheduled_for = datetime.combine(day, time.min, tzinfo=UTC)
-    run, _ = CampaignRun.objects.get_or_create(
-        campaign=campaign,
-        scheduled_for=scheduled_for,
-        defaults={"status": RunStatus.SENDING, "started_at": timezone.now()},
-    )
-    return run
-
-
 def _period(per: str, day: date) -> tuple[datetime | None, datetime | None]:
     start = datetime.combine(day, time.min, tzinfo=UTC)
     if per == "day":
@@ -533,7 +519,7 @@ def _insert_waiting(
     the day's run. Returns how many wait to be sent."""
     if not rows:
         return 0
-    run = live_run_for(campaign, day)
+    run = engine.live_run_for(campaign, day)
     cond, cond_params = definition_sql(definition, now=now, tz_name=str(tz))
     cond = cond.replace(PROFILE_ALIAS, "p")
     limited, limit_params = _limit_sql(campaign, day)
