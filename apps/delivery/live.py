@@ -57,7 +57,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import CharField
+from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -88,6 +88,9 @@ FOLLOW_UP = "follow_up"
 
 _NUMERIC = re.compile(NUMERIC_RE)
 _DATE_PREFIX = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Up to 12 digits: any real date, and always a valid bigint and timestamp.
+CLEVERTAP_DATE_SQL = r"^\$D_-?[0-9]{1,12}$"
+_CLEVERTAP_DATE = re.compile(r"^\$D_(-?[0-9]{1,12})$")
 
 
 # --------------------------------------------------------------------------- event properties
@@ -601,9 +604,20 @@ def _offset_minutes(campaign: Campaign, live: dict) -> int:
     return 0
 
 
+def _utc_span(first: date, last: date) -> tuple[datetime, datetime]:
+    return (
+        datetime.combine(first, time.min, tzinfo=UTC),
+        datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC),
+    )
+
+
 def _date_moment(value: Any, *, send_time: time, tz: ZoneInfo) -> datetime | None:
     """The instant a date property names: a date at the send time in the account zone, a
-    date and time as itself (naive ones in the account zone); None when it is neither."""
+    date and time as itself (naive ones in the account zone), CleverTap's "$D_<epoch>" as
+    that instant; None when it is none of these."""
+    epoch = _CLEVERTAP_DATE.match(value) if isinstance(value, str) else None
+    if epoch:
+        return datetime.fromtimestamp(int(epoch.group(1)), tz=UTC)
     if not isinstance(value, str) or not _DATE_PREFIX.match(value):
         return None
     try:
@@ -641,10 +655,28 @@ def live_date_due(now: datetime | None = None) -> int:
         # compares without casting (a malformed date in one event must not fail the job).
         first = (day_start - shift).date() - timedelta(days=1)
         last = (day_end - shift).date() + timedelta(days=1)
+        prop = live["property"]
         candidates = (
             Event.objects.filter(name=live["event"])
-            .alias(day=RawSQL("left(properties ->> %s, 10)", [live["property"]], CharField()))
-            .filter(day__range=(first.isoformat(), last.isoformat()))
+            .alias(
+                can_be_today=RawSQL(
+                    "left(properties ->> %s, 10) BETWEEN %s AND %s "
+                    # CleverTap's "$D_<epoch>": CASE, so only digits are ever cast.
+                    f"OR CASE WHEN (properties ->> %s) ~ '{CLEVERTAP_DATE_SQL}' "
+                    "THEN to_timestamp(substr(properties ->> %s, 4)::bigint) END "
+                    "BETWEEN %s AND %s",
+                    [
+                        prop,
+                        first.isoformat(),
+                        last.isoformat(),
+                        prop,
+                        prop,
+                        *_utc_span(first, last),
+                    ],
+                    BooleanField(),
+                )
+            )
+            .filter(can_be_today=True)
         )
         chosen: dict[int, tuple[datetime, Any]] = {}
         for profile_id, properties in candidates.values_list("profile_id", "properties"):

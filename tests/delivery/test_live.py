@@ -570,6 +570,21 @@ def test_the_date_job_shifts_a_date_and_time_by_the_offset():
     )
 
 
+def test_the_date_job_reads_clevertap_epoch_dates():
+    campaign = _travel_reminder("before", 1)
+    now = datetime(2030, 6, 10, 6, 0, tzinfo=UTC)
+    due, later = _person("due"), _person("later")
+    departure = int(datetime(2030, 6, 11, 8, 0, tzinfo=UTC).timestamp())
+    EventFactory(profile=due, name="Flight booked", properties={"Departure": f"$D_{departure}"})
+    EventFactory(
+        profile=later, name="Flight booked", properties={"Departure": f"$D_{departure + 86400}"}
+    )
+    EventFactory(profile=later, name="Flight booked", properties={"Departure": "$D_99999999999999"})
+    assert live.live_date_due(now) == 1
+    row = Message.objects.get(run__campaign=campaign)
+    assert (row.profile_id, row.release_at) == (due.pk, datetime(2030, 6, 10, 8, 0, tzinfo=UTC))
+
+
 def test_the_date_job_ignores_stopped_campaigns():
     campaign = _travel_reminder()
     campaign_stop(campaign=campaign)
