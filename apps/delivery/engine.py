@@ -752,6 +752,8 @@ def send_batch(run_id: int, message_ids: list[int], *, now: datetime | None = No
         chunk_outcomes = _send_chunk(campaign, route, chunk, rates, remaining=to_send[start:])
         _record(chunk_outcomes)
         outcomes.update(chunk_outcomes)
+        if any(o.reason == SkipReason.STOPPED for o in chunk_outcomes.values()):
+            break  # Stop was seen: every remaining row is already skipped
     for outcome in outcomes.values():
         report.counts[outcome.status] = report.counts.get(outcome.status, 0) + 1
     run_finish_if_done(run_id, now=now)

@@ -711,3 +711,32 @@ def test_an_email_run_is_rendered_and_sent_from_the_campaigns_sender(provider_sa
     assert delivered["recipient"] == ann.email and delivered["subject"] == "For Ann"
     message = Message.objects.get(run=run)
     assert message.status == MessageStatus.SENT and message.provider_id == provider.pk
+
+
+def test_a_throttled_batch_sends_in_chunks_and_sees_stop_between_them(
+    provider_sandbox, monkeypatch
+):
+    """60 a minute: chunks of two seconds' worth (2 rows), Stop checked before each."""
+    campaign = sms_campaign(
+        provider=twilio(provider_sandbox, "solo"),
+        delivery={"respect_throttle": True, "throttle_per_minute": 60},
+    )
+    people(5)
+    run = started_run(campaign)
+    asked: list[int] = []
+
+    def acquire(key, n, rate):
+        asked.append(n)
+        if len(asked) == 2:
+            campaign_stop(campaign=campaign)  # pressed while the first chunk was out
+        return 0.0
+
+    fake = types.SimpleNamespace(acquire=acquire)
+    monkeypatch.setattr(apps.delivery, "throttle", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "apps.delivery.throttle", fake)
+    engine.send_batch(run.pk, queued_ids(run), now=T0)
+
+    assert asked == [2, 2]
+    statuses = sorted(Message.objects.filter(run=run).values_list("status", "reason"))
+    assert statuses == [("sent", "")] * 2 + [("skipped", "stopped")] * 3
+    assert len(provider_sandbox.client.messages()) == 2
