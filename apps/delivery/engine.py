@@ -662,6 +662,19 @@ def _send_chunk(
     return outcomes
 
 
+def _with_campaign_identity(message, campaign, run: CampaignRun, variant: str):
+    """Push data naming the campaign, run and variant, as CleverTap's SDKs expect them
+    (`wzrk_id`, `wzrk_pivot`): the app sends them back with "Notification Clicked/Viewed",
+    which is what the A/B winner measures (winner.py). The campaign's time to live goes to the
+    provider (FCM `ttl`, APNs `apns-expiration`, web push `TTL`)."""
+    data = {**message.data, "wzrk_id": f"{campaign.pk}_{run.pk}", "wzrk_pivot": variant or ""}
+    options = dict(message.options)
+    ttl_hours = (campaign.delivery or {}).get("push_ttl_hours")
+    if isinstance(ttl_hours, int) and ttl_hours > 0:
+        options["ttl"] = ttl_hours * 3600
+    return replace(message, data=data, options=options)
+
+
 def send_batch(run_id: int, message_ids: list[int], *, now: datetime | None = None) -> BatchReport:
     """Send one batch of a run's rows (see the module docstring for the claim)."""
     from apps.campaigns.content import ContentInvalid, render_message
@@ -738,7 +751,9 @@ def send_batch(run_id: int, message_ids: list[int], *, now: datetime | None = No
         elif campaign.channel == Channel.EMAIL:
             message = _email_message(campaign, route, to, rendered)
         else:
-            message = _push_message(to, platform, rendered)
+            message = _with_campaign_identity(
+                _push_message(to, platform, rendered), campaign, run, row.variant
+            )
         key = f"{run_id}:{row.profile_id}:{row.device_id or 0}:{row.variant}"
         to_send.append((row, replace(message, idempotency_key=key)))
 

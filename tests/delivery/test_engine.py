@@ -652,6 +652,7 @@ def test_a_push_run_to_all_devices_sends_one_message_per_device(provider_sandbox
         channel="push",
         provider=_fcm(provider_sandbox, "fcm-engine"),
         push_all_devices=True,
+        delivery={"push_ttl_hours": 2},
         content={
             "mode": "single",
             "variants": [
@@ -672,6 +673,12 @@ def test_a_push_run_to_all_devices_sends_one_message_per_device(provider_sandbox
         [phone.push_token, tablet.push_token]
     )
     assert {(d["subject"], d["body"]) for d in delivered} == {("Hey Ann", "Sale")}
+    # The app can tie a click back to the campaign, run and variant (what the A/B winner reads),
+    # and the campaign's time to live reaches FCM.
+    assert {
+        (d["extra"]["data"]["wzrk_id"], d["extra"]["data"]["wzrk_pivot"]) for d in delivered
+    } == {(f"{campaign.pk}_{run.pk}", "A")}
+    assert {d["extra"]["android"].get("ttl") for d in delivered} == {"7200s"}
     rows = Message.objects.filter(run=run)
     assert {(m.device_id, m.status) for m in rows} == {
         (phone.pk, MessageStatus.SENT),
