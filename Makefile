@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PROFILES ?= 1000000
 
-.PHONY: install run test lint format bench bench-providers bench-segments services migrate browser
+.PHONY: install run test lint format bench bench-providers bench-segments bench-fanout services migrate browser
 
 install: $(STAMP)
 
@@ -62,3 +62,10 @@ bench-providers: install
 bench-segments: install
 	bash .ci/services.sh
 	$(PY) bench/segments.py --profiles $(PROFILES) $(if $(EXPLAIN),--explain)
+
+# Seeds herald_bench_fanout once (PROFILES profiles, one FCM device each), then sends a push
+# campaign to all of them through two Celery workers and the sandbox; checks none is lost or
+# sent twice. Add PYSPY=1 for a profile of the workers (py-spy must be installed).
+bench-fanout: install
+	bash .ci/services.sh
+	$(PY) bench/fanout.py --profiles $(PROFILES) $(if $(PYSPY),--profile-workers)
