@@ -32,10 +32,12 @@ Crash safety: acks_late + claim by conditional UPDATE.
   call: SENDING with an unknown outcome (the provider may have taken them). They are not
   re-sent while their lease (HERALD_SEND_LEASE_S, 15 min) runs; afterwards release_due
   requeues them and they go out again with the same idempotency key
-  (f"{run_id}:{profile_id}:{device_id or 0}:{variant}"), which providers that honour one use
-  to drop the repeat. That provider call is the one window where "nothing twice" rests on
-  the provider; everywhere else it rests on the claim and the (run, profile, device)
-  constraints.
+  (f"{run_id}:{profile_id}:{device_id or 0}:{variant}"), sent as an `Idempotency-Key`
+  header by the per-message SMS adapters (APNs: apns-id; SMTP: Message-ID), which providers
+  that honour one use to drop the repeat — the sandbox does, and tests/delivery/test_crash.py
+  shows every recipient ending with exactly one message after a SIGKILL. That provider call
+  is the one window where "nothing twice" rests on the provider; everywhere else it rests on
+  the claim and the (run, profile, device) constraints.
 
 Nothing waits in Celery: retryable provider failures, DND delays, user-time-zone sends and
 the A/B rest are WAITING rows with `release_at`, released by `release_due` (beat). Stop: the

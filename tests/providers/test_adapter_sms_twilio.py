@@ -188,3 +188,29 @@ def test_twilio_wire_refuses_a_basic_user_other_than_the_paths_account():
     assert reply.status == 401
     assert reply.body["code"] == 20003
     assert reply.deliveries == []
+
+
+def test_a_repeated_idempotency_key_is_answered_once_by_an_idempotent_provider(sandbox):
+    """Herald sends the message's key as Idempotency-Key; the sandbox honours it like an
+    idempotent provider: the repeat gets the first answer and nobody gets a second SMS."""
+    adapter = twilio(sandbox, "tw-idem")
+    first = SmsMessage(to="+14155550101", body="Once", idempotency_key="7:42:0:A")
+    other = SmsMessage(to="+14155550102", body="Other", idempotency_key="7:43:0:A")
+
+    [a] = adapter.send([first])
+    [again, b] = adapter.send([first, other])
+
+    assert a.status is again.status is b.status is SendStatus.ACCEPTED
+    assert again.provider_message_id == a.provider_message_id
+    assert b.provider_message_id != a.provider_message_id
+    received = sandbox.client.messages("tw-idem")
+    assert sorted(r["recipient"] for r in received) == ["+14155550101", "+14155550102"]
+
+
+def test_without_an_idempotency_key_every_send_is_a_new_message(sandbox):
+    adapter = twilio(sandbox, "tw-no-key")
+    message = SmsMessage(to="+14155550103", body="Twice")
+    [a] = adapter.send([message])
+    [b] = adapter.send([message])
+    assert a.provider_message_id != b.provider_message_id
+    assert len(sandbox.client.messages("tw-no-key")) == 2

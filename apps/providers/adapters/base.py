@@ -8,7 +8,7 @@ invalid number, a bad token or a hard bounce is PERMANENT (retrying cannot help)
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import httpx
@@ -199,6 +199,17 @@ def post_each_or_retryable(
     return results
 
 
+def _with_idempotency_key(request: ProviderRequest, message: SmsMessage) -> ProviderRequest:
+    """The message's idempotency key as an `Idempotency-Key` header (IETF httpapi draft): a
+    provider that honours it (the sandbox does) answers a repeat without sending again; the
+    others ignore an unknown header. The key is (run, profile, device, variant)."""
+    if not message.idempotency_key:
+        return request
+    options = dict(request.options)
+    options["headers"] = {**options.get("headers", {}), "Idempotency-Key": message.idempotency_key}
+    return replace(request, options=options)
+
+
 class HttpSmsAdapter(Adapter):
     """An SMS API that takes one message per HTTP request: subclasses say how to ask
     (`request_for`) and what an answer means (`result_for`); a batch is sent together."""
@@ -207,7 +218,8 @@ class HttpSmsAdapter(Adapter):
 
     def send(self, messages: list[SmsMessage]) -> list[SendResult]:
         answers = post_each_or_retryable(
-            [self.request_for(message) for message in messages], settings=self.config.settings
+            [_with_idempotency_key(self.request_for(m), m) for m in messages],
+            settings=self.config.settings,
         )
         return [
             answer if isinstance(answer, SendResult) else self.result_for(message.to, answer)

@@ -86,6 +86,13 @@ async def provider_request(request: web.Request) -> web.StreamResponse:
     )
     found = _route(request.app, request.method, path)
     if found is not None:
+        # An idempotent provider: a request repeating an Idempotency-Key it already accepted
+        # gets the first answer again and delivers nothing new (IETF draft
+        # "The Idempotency-Key HTTP Header Field"; Herald sends it with every per-message
+        # request, so a send retried after a worker crash cannot reach a person twice here).
+        idempotency_key = sandbox_request.headers.get("idempotency-key", "")
+        if idempotency_key and (earlier := state.replay(label, idempotency_key)) is not None:
+            return _reply_response(earlier)
         wire, match = found
         try:
             reply = wire.handle(sandbox_request, match, faults)
@@ -94,6 +101,8 @@ async def provider_request(request: web.Request) -> web.StreamResponse:
             return _json({"error": f"sandbox wire {wire.kind} failed: {error!r}"}, status=500)
         for delivery in reply.deliveries:
             state.record(label=label, kind=wire.kind, delivery=delivery)
+        if idempotency_key and reply.deliveries:
+            state.remember(label, idempotency_key, reply)
         return _reply_response(reply)
     return _json(
         {"error": f"the sandbox has no wire format for {request.method} {path}", "path": path},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import asdict
 from typing import Any
 
@@ -26,6 +26,18 @@ class SandboxState:
         self.counts: Counter[str] = Counter()
         self.faults: dict[str, FaultPlan] = {}
         self.requests: Counter[str] = Counter()
+        # (label, Idempotency-Key) -> the reply that delivered it; bounded like the log.
+        self.replies: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self.max_replies = max_messages
+
+    # -- idempotency --------------------------------------------------------------------
+    def replay(self, label: str, key: str) -> Any | None:
+        return self.replies.get((label, key))
+
+    def remember(self, label: str, key: str, reply: Any) -> None:
+        self.replies[(label, key)] = reply
+        if len(self.replies) > self.max_replies:
+            self.replies.popitem(last=False)
 
     # -- deliveries ---------------------------------------------------------------------
     def record(self, *, label: str, kind: str, delivery: Delivery) -> dict[str, Any]:
@@ -58,6 +70,7 @@ class SandboxState:
     def clear(self) -> None:
         self.messages.clear()
         self.counts.clear()
+        self.replies.clear()
         self.requests.clear()
 
     # -- faults -------------------------------------------------------------------------
