@@ -65,6 +65,7 @@ from django.utils import timezone
 from apps.campaigns.models import LIVE_TYPES, Campaign, CampaignStatus
 from apps.providers.models import Channel, Provider, ProviderGroup
 
+from .messages import email_message, push_message, sms_message
 from .models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 
 log = logging.getLogger(__name__)
@@ -680,7 +681,6 @@ def _with_campaign_identity(message, campaign, run: CampaignRun, variant: str):
 def send_batch(run_id: int, message_ids: list[int], *, now: datetime | None = None) -> BatchReport:
     """Send one batch of a run's rows (see the module docstring for the claim)."""
     from apps.campaigns.content import ContentInvalid, render_message
-    from apps.campaigns.services import _email_message, _push_message, _sms_message
 
     now = now or timezone.now()
     report = BatchReport()
@@ -749,12 +749,12 @@ def send_batch(run_id: int, message_ids: list[int], *, now: datetime | None = No
             continue
         to, platform = address
         if campaign.channel == Channel.SMS:
-            message = _sms_message(to, rendered)
+            message = sms_message(to, rendered)
         elif campaign.channel == Channel.EMAIL:
-            message = _email_message(campaign, route, to, rendered)
+            message = email_message(campaign, route, to, rendered)
         else:
             message = _with_campaign_identity(
-                _push_message(to, platform, rendered), campaign, run, row.variant
+                push_message(to, platform, rendered), campaign, run, row.variant
             )
         key = f"{run_id}:{row.profile_id}:{row.device_id or 0}:{row.variant}"
         to_send.append((row, replace(message, idempotency_key=key)))
