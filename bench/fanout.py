@@ -26,6 +26,11 @@ With --profile-workers (py-spy must be on PATH or in .venv/bin; it is not a requ
 worker is recorded with `py-spy record --format raw` and the top functions (own and total
 samples) go to stderr and var/bench-fanout-profile-<pid>.txt.
 
+Measured here (2 cores, 1,000,000 profiles, --analyze, 2026-11-23): snapshot_s 23.2,
+1,426 messages/s end to end, peak RSS 118 MB per worker, 0 lost, 0 duplicates. Without
+--analyze the claims are planned on the never-analysed table (autovacuum is off on this
+server) and walk the run's whole (run_id, status) index: about 115 messages/s at 1M.
+
 Progress goes to stderr; the LAST line on stdout is one JSON object with snapshot_s,
 messages_per_s, peak_rss_mb, lost and duplicates (and context). Exit code 1 when anything was
 lost or duplicated.
