@@ -63,11 +63,20 @@ def _series_start(today: date) -> date:
     return start + timedelta(days=(7 - start.weekday()) % 7)
 
 
-def _swap(page, path: str, action) -> None:
-    """Do `action` and wait for the htmx request it fires to `path` to be answered (the next
-    action must not race a swap that would replace what it typed)."""
-    with page.expect_response(lambda response: path in response.url):
-        action()
+def _swap(page, selector: str, action) -> None:
+    """Do `action` and wait until htmx has replaced the part at `selector` (the next action
+    must not race a swap that would throw away what it typed). Waiting for the response is
+    not enough: htmx swaps after the browser has handed it the answer."""
+    page.eval_on_selector(selector, "part => { part.dataset.e2eReplaced = 'no' }")
+    action()
+    page.wait_for_function(
+        """selector => {
+            const part = document.querySelector(selector);
+            return part !== null && part.dataset.e2eReplaced === undefined
+                && !part.classList.contains("htmx-settling");
+        }""",
+        arg=selector,
+    )
 
 
 def _on_step(page, label: str) -> None:
@@ -168,25 +177,25 @@ def _who(page, screenshot, campaign: Campaign) -> None:
 def _when(page, screenshot, campaign: Campaign) -> date:
     """Step 3: every 2 weeks on Mon and Thu at 10:00 from a Monday, 10 sends; DND 21:00-09:00
     on weekdays in each user's time zone, delayed."""
-    when_url = f"/campaigns/{campaign.pk}/edit/when/"
+    when_part = "#when-schedule"  # the part a change of the schedule re-renders
+    part = page.locator(when_part)
     start = _series_start(timezone.localdate())
-    part = page.locator("#when-schedule")
 
     every = page.get_by_label("Repeat every")
     every.fill("2")
-    _swap(page, when_url, lambda: every.press("Tab"))
+    _swap(page, when_part, lambda: every.press("Tab"))
     assert page.get_by_label("Unit", exact=True).input_value() == "weeks"
-    _swap(page, when_url, lambda: page.get_by_label("Starting on").fill(start.isoformat()))
+    _swap(page, when_part, lambda: page.get_by_label("Starting on").fill(start.isoformat()))
     for code in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"):
         box = part.locator(".when-weekdays").get_by_label(code, exact=True)
         wanted = code in ("Mon", "Thu")
         if box.is_checked() != wanted:
-            _swap(page, when_url, lambda box=box, wanted=wanted: box.set_checked(wanted))
+            _swap(page, when_part, lambda box=box, wanted=wanted: box.set_checked(wanted))
     assert page.get_by_label("At", exact=True).input_value() == "10:00"
-    _swap(page, when_url, lambda: page.get_by_label("After a number of sends").check())
+    _swap(page, when_part, lambda: page.get_by_label("After a number of sends").check())
     sends = page.get_by_label("Number of sends", exact=True)
     sends.fill("10")
-    _swap(page, when_url, lambda: sends.press("Tab"))
+    _swap(page, when_part, lambda: sends.press("Tab"))
 
     # The next sends as the account reads them: Mon and Thu of every other week from the start.
     expected = [
@@ -230,8 +239,7 @@ def _when(page, screenshot, campaign: Campaign) -> date:
 
 def _what(page, screenshot, campaign: Campaign) -> None:
     """Step 4: an A/B test of two SMS variants, the counter and preview as sent to Tess."""
-    what_url = f"/campaigns/{campaign.pk}/edit/what/"
-    _swap(page, what_url, lambda: page.get_by_label("A/B test").check())
+    _swap(page, "#what-editor", lambda: page.get_by_label("A/B test").check())
     variant_a = page.get_by_role("article", name="Variant A")
     variant_b = page.get_by_role("article", name="Variant B")
     variant_b.wait_for()
@@ -254,7 +262,7 @@ def _what(page, screenshot, campaign: Campaign) -> None:
     )
     assert "UCS-2" in counter_b.inner_text()
 
-    _swap(page, what_url, lambda: variant_a.get_by_role("button", name="Preview").click())
+    variant_a.get_by_role("button", name="Preview").click()
     # A preview debounced from the typing may land first: wait for the text, not the bubble.
     expect(page.locator("#what-preview .preview-sms-bubble")).to_have_text(RENDERED_A)
     assert "Tess" in page.locator("#what-preview").inner_text()
