@@ -287,6 +287,27 @@ def test_a_run_fans_out_into_batches_in_id_order(
     assert Message.objects.filter(run=run).count() == 5
 
 
+def test_a_large_snapshot_refreshes_the_message_statistics_before_fanning_out(
+    published, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    people(3)
+    small = CampaignRun.objects.create(campaign=sms_campaign(), scheduled_for=T0)
+    with CaptureQueriesContext(connection) as queries:
+        engine.run_start_and_fan_out(small.pk, now=T0)
+    assert not [q for q in queries if q["sql"].startswith("ANALYZE")]
+
+    monkeypatch.setattr(engine, "ANALYZE_AFTER_ROWS", 3)
+    large = CampaignRun.objects.create(campaign=sms_campaign(), scheduled_for=T0)
+    with CaptureQueriesContext(connection) as queries:
+        engine.run_start_and_fan_out(large.pk, now=T0)
+    assert [q["sql"] for q in queries if q["sql"].startswith("ANALYZE")] == [
+        "ANALYZE delivery_message"
+    ]
+
+
 def test_live_batches_go_to_the_triggers_queue(published, django_capture_on_commit_callbacks):
     campaign = sms_campaign(campaign_type="live_action", when={"type": "live", "live": {}})
     run = engine.live_run_for(campaign, T0.date())
