@@ -34,10 +34,11 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from apps.providers.adapters.base import (
     Adapter,
+    ProviderRequest,
     PushMessage,
     SendResult,
     SendStatus,
-    post_or_retryable,
+    post_each_or_retryable,
     request_timeout,
 )
 from apps.providers.http import http_client
@@ -101,7 +102,46 @@ class FcmAdapter(Adapter):
     channel = "push"
 
     def send(self, messages: list[PushMessage]) -> list[SendResult]:
-        return [self._send_one(message) for message in messages]
+        """FCM v1 takes one message per request: a batch's requests go out together over the
+        shared pool (post_each_or_retryable), one access token for all; requests refused with
+        401 (a token revoked mid-batch) are sent once more with a fresh token."""
+        if not messages:
+            return []
+        try:
+            token = self.access_token()
+        except TokenError as exc:
+            return [SendResult(m.token, SendStatus.RETRYABLE, error=str(exc)) for m in messages]
+        answers = self._post_all(messages, token)
+        unauthorised = [
+            i
+            for i, answer in enumerate(answers)
+            if not isinstance(answer, SendResult) and answer.status_code == 401
+        ]
+        if unauthorised:
+            self.forget_token()
+            try:
+                token = self.access_token()
+            except TokenError:
+                pass  # keep the 401 answers: retryable below
+            else:
+                again = self._post_all([messages[i] for i in unauthorised], token)
+                for i, answer in zip(unauthorised, again, strict=True):
+                    answers[i] = answer
+        return [
+            answer if isinstance(answer, SendResult) else self._result(message, answer)
+            for message, answer in zip(messages, answers, strict=True)
+        ]
+
+    def _post_all(self, messages: list[PushMessage], token: str) -> list:
+        url = f"{self.config.base_url.rstrip('/')}/v1/projects/{self._project_id()}/messages:send"
+        headers = {"Authorization": f"Bearer {token}"}
+        return post_each_or_retryable(
+            [
+                ProviderRequest(m.token, url, {"json": self.payload(m), "headers": headers})
+                for m in messages
+            ],
+            settings=self.config.settings,
+        )
 
     # -- auth ---------------------------------------------------------------------------
     def _timeout_kwargs(self) -> dict:
@@ -196,30 +236,6 @@ class FcmAdapter(Adapter):
             if aps:
                 body["apns"] = {"payload": {"aps": aps}}
         return {"message": body}
-
-    def _send_one(self, message: PushMessage) -> SendResult:
-        url = f"{self.config.base_url.rstrip('/')}/v1/projects/{self._project_id()}/messages:send"
-        payload = self.payload(message)
-        for attempt in (1, 2):
-            try:
-                token = self.access_token()
-            except TokenError as exc:
-                return SendResult(message.token, SendStatus.RETRYABLE, error=str(exc))
-            response = post_or_retryable(
-                message.token,
-                url,
-                settings=self.config.settings,
-                json=payload,
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            if isinstance(response, SendResult):
-                return response
-            if response.status_code == 401 and attempt == 1:
-                # A revoked or expired token: fetch a new one once.
-                self.forget_token()
-                continue
-            break
-        return self._result(message, response)
 
     def _result(self, message: PushMessage, response: httpx.Response) -> SendResult:
         status = response.status_code
