@@ -43,7 +43,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -51,12 +50,14 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.sandbox_process import Sandbox, log  # noqa: E402  (needs ROOT on the path)
+
 PYTHON = sys.executable
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/herald_bench_fanout"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
@@ -66,10 +67,6 @@ CAMPAIGN_NAME = "Bench fan-out"
 TOKEN_PREFIX = "bench-fcm-token-"  # + the device id on 12 digits: FCM wants 20+ characters
 SEED_FORMAT = 2  # bump when the seeded rows change shape, so an old seed is not reused
 PROFILE_DIR = ROOT / "var"
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def main() -> int:
@@ -132,7 +129,7 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "load_average_at_start": _load_average(),
     }
-    sandbox = Sandbox.start(max_messages=2 * args.profiles + 1000)
+    sandbox = Sandbox.start(max_messages=2 * args.profiles + 1000, client_timeout=300)
     workers: list[subprocess.Popen] = []
     spies: list[tuple[subprocess.Popen, Path]] = []
     try:
@@ -537,56 +534,6 @@ def _summarise(raw: Path, top: int = 25) -> None:
 
 
 # --- the sandbox --------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Sandbox:
-    def __init__(self, process: subprocess.Popen, base_url: str) -> None:
-        from apps.providers.sandbox.client import SandboxClient
-
-        self.process = process
-        self.client = SandboxClient(base_url, timeout=300)
-
-    @classmethod
-    def start(cls, *, max_messages: int) -> Sandbox:
-        port, smtp_port = _free_port(), _free_port()
-        process = subprocess.Popen(
-            [
-                *(PYTHON, "manage.py", "provider_sandbox"),
-                *("--port", str(port), "--smtp-port", str(smtp_port)),
-            ],
-            cwd=ROOT,
-            env={**os.environ, "HERALD_SANDBOX_MAX_MESSAGES": str(max_messages)},
-            stdout=subprocess.DEVNULL,
-        )
-        sandbox = cls(process, f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                sandbox.stop()
-                raise SystemExit("the provider sandbox did not start")
-            try:
-                sandbox.client.health()
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        log(f"sandbox up on http://127.0.0.1:{port} (pid {process.pid})")
-        return sandbox
-
-    def stop(self) -> None:
-        self.client.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def _load_average() -> list[float]:

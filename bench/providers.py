@@ -39,8 +39,6 @@ import queue
 import re
 import resource
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -53,6 +51,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.sandbox_process import Sandbox, log  # noqa: E402  (needs ROOT on the path)
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/herald_bench_providers"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/4"
 LABELS = ("bench-a", "bench-b")
@@ -61,10 +61,6 @@ GROUP_NAME = "Bench SMS group"
 ACCOUNT_SID = "AC" + "b" * 32
 EXTRA_ATTEMPTS = 3  # a message no provider took is sent again, like a retried batch task
 SERIAL = re.compile(r"#(\d+)$")
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def main() -> int:
@@ -394,61 +390,6 @@ def _check(sandbox: Sandbox, *, run: str, total: int, nicknames: dict[str, str])
 
 
 # --- the sandbox ------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Sandbox:
-    def __init__(self, process: subprocess.Popen, base_url: str) -> None:
-        from apps.providers.sandbox.client import SandboxClient
-
-        self.process = process
-        self.client = SandboxClient(base_url, timeout=60)
-
-    @classmethod
-    def start(cls, *, max_messages: int) -> Sandbox:
-        port, smtp_port = _free_port(), _free_port()
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "manage.py", "provider_sandbox"),
-                *("--port", str(port), "--smtp-port", str(smtp_port)),
-            ],
-            cwd=ROOT,
-            env={**os.environ, "HERALD_SANDBOX_MAX_MESSAGES": str(max_messages)},
-            stdout=subprocess.DEVNULL,
-        )
-        sandbox = cls(process, f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                sandbox.stop()
-                raise SystemExit("the provider sandbox did not start")
-            try:
-                sandbox.client.health()
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        log(f"sandbox up on http://127.0.0.1:{port} (pid {process.pid})")
-        return sandbox
-
-    def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.process.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.client.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def _children_cpu_seconds() -> float:
