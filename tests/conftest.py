@@ -95,11 +95,22 @@ def celery_worker(transactional_db):
     It is a separate process, so tests that use it need committed data: hence
     transactional_db. Queues are purged first so nothing from an earlier run leaks in."""
     celery_app.control.purge()
+    worker = start_celery_worker(f"test-{os.getpid()}")
+    try:
+        yield worker
+    finally:
+        stop_celery_worker(worker)
+
+
+def start_celery_worker(name: str, **extra_env: str) -> subprocess.Popen:
+    """A `celery worker` process on every queue against the test database, once it answers a
+    ping under its own node name (so a second worker is not mistaken for the first)."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": _database_url_for_test_db(),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        **extra_env,
     }
     worker = subprocess.Popen(
         [
@@ -116,19 +127,26 @@ def celery_worker(transactional_db):
             "--without-gossip",
             "--without-mingle",
             "-n",
-            f"test-{os.getpid()}@%h",
+            f"{name}@%h",
             "--loglevel=WARNING",
         ],
         cwd=ROOT,
         env=env,
     )
-    try:
-        deadline = time.monotonic() + 30
-        while not celery_app.control.ping(timeout=0.5):
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the Celery worker did not start")
-        yield worker
-    finally:
+    deadline = time.monotonic() + 30
+    while not any(
+        node.startswith(f"{name}@")
+        for reply in (celery_app.control.ping(timeout=0.5) or [])
+        for node in reply
+    ):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            stop_celery_worker(worker)
+            raise RuntimeError(f"the Celery worker {name} did not start")
+    return worker
+
+
+def stop_celery_worker(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
         worker.terminate()
         try:
             worker.wait(timeout=15)

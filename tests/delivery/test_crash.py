@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -27,7 +25,7 @@ from django.utils import timezone
 from apps.delivery import engine
 from apps.delivery.models import CampaignRun, Message, MessageStatus
 from config.celery_app import app as celery_app
-from tests.conftest import ROOT, _database_url_for_test_db
+from tests.conftest import start_celery_worker, stop_celery_worker
 from tests.delivery.test_engine import people, sms_campaign, twilio
 from tests.delivery.test_engine_worker import wait_for
 
@@ -38,54 +36,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _start_worker(name: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": _database_url_for_test_db(),
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
-        "HERALD_BATCH_SIZE": str(BATCH),
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            "notify,triggers,bulk,default",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"crash-{name}-{os.getpid()}@%h",
-            "--loglevel=WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while not any(
-        f"crash-{name}-{os.getpid()}@" in node
-        for reply in (celery_app.control.ping(timeout=0.5) or [])
-        for node in reply
-    ):
-        if worker.poll() is not None or time.monotonic() > deadline:
-            worker.kill()
-            raise RuntimeError(f"the Celery worker {name} did not start")
-    return worker
-
-
-def _stop(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+    return start_celery_worker(f"crash-{name}-{os.getpid()}", HERALD_BATCH_SIZE=str(BATCH))
 
 
 @pytest.fixture
@@ -97,7 +48,7 @@ def workers():
     started: list[subprocess.Popen] = []
     yield started
     for worker in started:
-        _stop(worker)
+        stop_celery_worker(worker)
     cache.clear()
 
 
