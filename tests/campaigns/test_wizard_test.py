@@ -17,6 +17,7 @@ from apps.providers.adapters import fcm as fcm_module
 from apps.providers.services import provider_create, provider_group_save
 from tests.audience.factories import DeviceFactory, ProfileFactory
 from tests.campaigns.factories import CampaignFactory
+from tests.providers.factories import sandbox_twilio
 
 pytestmark = pytest.mark.django_db
 
@@ -42,17 +43,6 @@ def _content(channel: str, *variants: dict) -> dict:
         "multi": {"property": "", "fallback": "A"},
         "template_id": None,
     }
-
-
-def _twilio(sandbox, label: str):
-    return provider_create(
-        channel="sms",
-        kind="twilio",
-        nickname=label.title(),
-        base_url=sandbox.url_for(label),
-        credentials={"account_sid": f"AC{label}", "auth_token": "token"},
-        settings={"from_number": "+15550000000"},
-    )
 
 
 def _sms_campaign(**fields):
@@ -86,7 +76,7 @@ def test_the_page_lists_test_profiles_with_their_address_and_the_route(
 ):
     ProfileFactory(name="Bob", phone="", is_test=True)
     ProfileFactory(name="Not a tester", phone="+14155550199")
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
 
     html = marketer_client.get(_url(campaign)).content.decode()
 
@@ -107,7 +97,7 @@ def campaign_test_profiles_checkbox(html: str, name: str) -> str:
 
 
 def test_without_test_profiles_the_page_says_how_to_get_one(marketer_client, provider_sandbox):
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     html = marketer_client.get(_url(campaign)).content.decode()
     assert "No test profiles yet." in html
     assert reverse("audience:profile_list") in html
@@ -126,7 +116,7 @@ def test_a_campaign_without_a_provider_says_so(marketer_client, ann):
 
 def test_search_finds_other_profiles_as_a_partial(htmx_client, provider_sandbox, ann):
     other = ProfileFactory(name="Carla", identity="carla-1", phone="+4930123456")
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
 
     html = htmx_client.get(_url(campaign), {"q": "carla"}).content.decode()
 
@@ -146,7 +136,7 @@ def test_search_finds_other_profiles_as_a_partial(htmx_client, provider_sandbox,
 def test_an_sms_test_reaches_the_provider_rendered_for_the_profile(
     htmx_client, provider_sandbox, ann
 ):
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
 
     response = _send(htmx_client, campaign, profiles=[ann.pk])
 
@@ -167,7 +157,7 @@ def test_an_sms_test_reaches_the_provider_rendered_for_the_profile(
 def test_without_htmx_the_send_answers_with_the_whole_page_and_the_results(
     marketer_client, provider_sandbox, ann
 ):
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
 
     response = _send(marketer_client, campaign, profiles=[ann.pk])
 
@@ -182,7 +172,10 @@ def test_an_sms_test_through_a_group_fails_over_when_the_first_provider_fails(
     htmx_client, provider_sandbox, settings, ann
 ):
     settings.HERALD_CIRCUIT_FAILURE_THRESHOLD = 1000  # keep the breaker out of this test
-    first, second = _twilio(provider_sandbox, "first"), _twilio(provider_sandbox, "second")
+    first, second = (
+        sandbox_twilio(provider_sandbox, "first"),
+        sandbox_twilio(provider_sandbox, "second"),
+    )
     group = provider_group_save(name="Failover", providers=[first, second])
     campaign = _sms_campaign(provider_group=group)
     provider_sandbox.client.set_faults("first", error_rate=1.0, error_status=500)
@@ -200,7 +193,9 @@ def test_an_sms_test_through_a_group_fails_over_when_the_first_provider_fails(
 def test_an_sms_campaign_without_a_route_tests_through_the_default_group(
     htmx_client, provider_sandbox, ann
 ):
-    provider_group_save(name="Main", providers=[_twilio(provider_sandbox, "dflt")], is_default=True)
+    provider_group_save(
+        name="Main", providers=[sandbox_twilio(provider_sandbox, "dflt")], is_default=True
+    )
     campaign = _sms_campaign()
 
     html = _send(htmx_client, campaign, profiles=[ann.pk]).content.decode()
@@ -214,7 +209,7 @@ def test_an_sms_campaign_without_a_route_tests_through_the_default_group(
 def test_a_typed_number_gets_the_message_rendered_for_an_empty_profile(
     htmx_client, provider_sandbox
 ):
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
 
     html = _send(htmx_client, campaign, phone_numbers="+44 20 7946-0958").content.decode()
 
@@ -225,7 +220,7 @@ def test_a_typed_number_gets_the_message_rendered_for_an_empty_profile(
 
 
 def test_the_providers_refusal_is_shown_with_its_own_error_text(htmx_client, provider_sandbox, ann):
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     provider_sandbox.client.set_faults("tw", reject_recipients=["+14155550101"])
 
     html = _send(htmx_client, campaign, profiles=[ann.pk]).content.decode()
@@ -238,7 +233,7 @@ def test_the_providers_refusal_is_shown_with_its_own_error_text(htmx_client, pro
 
 
 def test_only_the_chosen_variant_is_sent(htmx_client, provider_sandbox, ann):
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     campaign.content = _content("sms", {"body": "First A"}, {"body": "Then B"})
     campaign.save()
 
@@ -335,7 +330,7 @@ def test_an_email_test_is_rendered_for_the_profile_and_sent_from_the_campaigns_s
 
 
 def test_a_profile_without_an_address_is_listed_as_not_sent(htmx_client, provider_sandbox):
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     searched = ProfileFactory(name="No phone", phone="")
 
     html = _send(htmx_client, campaign, profiles=[searched.pk]).content.decode()
@@ -352,7 +347,7 @@ def test_a_profile_without_an_address_is_listed_as_not_sent(htmx_client, provide
 def test_a_number_without_a_country_code_is_a_field_error_and_nothing_is_sent(
     marketer_client, provider_sandbox, number
 ):
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
 
     response = _send(marketer_client, campaign, phone_numbers=number)
 
@@ -364,7 +359,7 @@ def test_a_number_without_a_country_code_is_a_field_error_and_nothing_is_sent(
 
 
 def test_an_htmx_send_with_errors_answers_200_with_the_form(htmx_client, provider_sandbox):
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     response = _send(htmx_client, campaign, phone_numbers="12")
     html = response.content.decode()
     assert response.status_code == 200 and html.lstrip().startswith('<div id="test-send">')
@@ -372,7 +367,7 @@ def test_an_htmx_send_with_errors_answers_200_with_the_form(htmx_client, provide
 
 
 def test_sending_to_nobody_asks_for_a_recipient(marketer_client, provider_sandbox, ann):
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     html = _send(marketer_client, campaign).content.decode()
     assert "Choose a test profile or type a phone number." in html
     assert provider_sandbox.client.messages("tw") == []
@@ -390,7 +385,7 @@ def test_sending_to_nobody_asks_for_a_recipient(marketer_client, provider_sandbo
     ],
 )
 def test_garbage_is_a_field_error_not_a_crash(marketer_client, provider_sandbox, posted):
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     response = _send(marketer_client, campaign, **posted)
     assert response.status_code == 400
     assert 'class="errorlist"' in response.content.decode()
@@ -405,7 +400,7 @@ def test_a_campaign_without_content_cannot_send_a_test(marketer_client, ann):
 
 
 def test_more_than_twenty_recipients_are_refused(marketer_client, provider_sandbox):
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     numbers = ", ".join(f"+1415555{i:04d}" for i in range(21))
     html = _send(marketer_client, campaign, phone_numbers=numbers).content.decode()
     assert "At most 20 test recipients at once (21 chosen)." in html
@@ -432,7 +427,7 @@ def test_phone_numbers_need_a_plus_and_8_to_15_digits(raw, normalised):
 
 
 def test_skip_test_marks_the_step_done_and_goes_on(marketer_client, provider_sandbox):
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
 
     response = marketer_client.post(_url(campaign), {"action": "skip"})
 
@@ -444,7 +439,7 @@ def test_skip_test_marks_the_step_done_and_goes_on(marketer_client, provider_san
 
 
 def test_a_viewer_cannot_send_a_test(viewer_client, provider_sandbox, ann):
-    campaign = _sms_campaign(provider=_twilio(provider_sandbox, "tw"))
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     response = _send(viewer_client, campaign, profiles=[ann.pk])
     assert response.status_code == 403
     assert provider_sandbox.client.messages("tw") == []

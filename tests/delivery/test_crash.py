@@ -26,8 +26,9 @@ from apps.delivery import engine
 from apps.delivery.models import CampaignRun, Message, MessageStatus
 from config.celery_app import app as celery_app
 from tests.conftest import start_celery_worker, stop_celery_worker
-from tests.delivery.test_engine import people, sms_campaign, twilio
+from tests.delivery.test_engine import people, sms_campaign
 from tests.delivery.test_engine_worker import wait_for
+from tests.providers.factories import sandbox_twilio
 
 BATCH = 5
 PEOPLE = 120
@@ -53,7 +54,7 @@ def workers():
 
 
 def test_a_worker_killed_mid_run_loses_nothing_and_sends_nothing_twice(workers, provider_sandbox):
-    provider = twilio(provider_sandbox, "crashy")
+    provider = sandbox_twilio(provider_sandbox, "crashy")
     provider_sandbox.client.set_faults("crashy", latency_ms=200)
     recipients = people(PEOPLE)
     due = timezone.now() - timedelta(minutes=1)

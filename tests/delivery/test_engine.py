@@ -22,6 +22,7 @@ from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus,
 from apps.providers.services import provider_create
 from tests.audience.factories import ProfileFactory
 from tests.campaigns.factories import CampaignFactory
+from tests.providers.factories import sandbox_twilio
 
 pytestmark = pytest.mark.django_db
 
@@ -37,17 +38,6 @@ def sms_content(body: str = "Hi {{ Profile.Name }}") -> dict:
         "mode": "single",
         "variants": [{"key": "A", "name": "Variant A", "match": "", "message": {"body": body}}],
     }
-
-
-def twilio(sandbox, label: str):
-    return provider_create(
-        channel="sms",
-        kind="twilio",
-        nickname=label.title(),
-        base_url=sandbox.url_for(label),
-        credentials={"account_sid": f"AC{label}", "auth_token": "token"},
-        settings={"from_number": "+15550000000"},
-    )
 
 
 def sms_campaign(**fields):
@@ -343,7 +333,7 @@ def test_a_refused_run_ends_the_campaign_if_it_was_the_last():
 
 
 def test_a_batch_sends_each_row_once_and_records_provider_and_id(provider_sandbox):
-    provider = twilio(provider_sandbox, "solo")
+    provider = sandbox_twilio(provider_sandbox, "solo")
     recipients = people(4)
     campaign = sms_campaign(provider=provider, status=CampaignStatus.RUNNING, next_run_at=None)
     run = started_run(campaign)
@@ -369,7 +359,7 @@ def test_a_batch_sends_each_row_once_and_records_provider_and_id(provider_sandbo
 
 
 def test_rows_claimed_by_another_worker_are_not_sent(provider_sandbox):
-    campaign = sms_campaign(provider=twilio(provider_sandbox, "solo"))
+    campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "solo"))
     people(3)
     run = started_run(campaign)
     ids = queued_ids(run)
@@ -387,7 +377,7 @@ def test_a_retryable_failure_waits_with_backoff_then_fails_after_the_last_attemp
 ):
     settings.HERALD_SEND_MAX_ATTEMPTS = 2
     provider_sandbox.client.set_faults("down", error_rate=1.0, error_status=503)
-    campaign = sms_campaign(provider=twilio(provider_sandbox, "down"))
+    campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "down"))
     people(1)
     run = started_run(campaign)
     [message_id] = queued_ids(run)
@@ -410,7 +400,7 @@ def test_a_retryable_failure_waits_with_backoff_then_fails_after_the_last_attemp
 
 
 def test_a_permanent_failure_is_recorded_and_not_retried(provider_sandbox):
-    campaign = sms_campaign(provider=twilio(provider_sandbox, "picky"))
+    campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "picky"))
     bad, good = people(2)
     provider_sandbox.client.set_faults("picky", reject_recipients=[bad.phone])
     run = started_run(campaign)
@@ -422,7 +412,7 @@ def test_a_permanent_failure_is_recorded_and_not_retried(provider_sandbox):
 
 
 def test_a_recipient_without_a_phone_any_more_is_skipped(provider_sandbox):
-    campaign = sms_campaign(provider=twilio(provider_sandbox, "solo"))
+    campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "solo"))
     [person] = people(1)
     run = started_run(campaign)
     type(person).objects.filter(pk=person.pk).update(phone="")
@@ -434,7 +424,8 @@ def test_a_recipient_without_a_phone_any_more_is_skipped(provider_sandbox):
 
 def test_a_template_that_does_not_render_fails_the_row(provider_sandbox):
     campaign = sms_campaign(
-        provider=twilio(provider_sandbox, "solo"), content=sms_content("Hi {{ Profile.Name ")
+        provider=sandbox_twilio(provider_sandbox, "solo"),
+        content=sms_content("Hi {{ Profile.Name "),
     )
     people(1)
     run = started_run(campaign)
@@ -446,7 +437,7 @@ def test_a_template_that_does_not_render_fails_the_row(provider_sandbox):
 
 def test_policy_decisions_skip_and_delay_rows(provider_sandbox, monkeypatch):
     """With apps.delivery.policies present, its decisions are applied per row."""
-    campaign = sms_campaign(provider=twilio(provider_sandbox, "solo"))
+    campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "solo"))
     skip, wait, send = people(3)
     run = started_run(campaign)
     later = T0 + timedelta(hours=8)
@@ -480,7 +471,7 @@ def test_policy_decisions_skip_and_delay_rows(provider_sandbox, monkeypatch):
 
 def test_throttle_tokens_are_taken_for_the_rows_to_send(provider_sandbox, monkeypatch):
     campaign = sms_campaign(
-        provider=twilio(provider_sandbox, "solo"),
+        provider=sandbox_twilio(provider_sandbox, "solo"),
         delivery={"respect_throttle": True, "throttle_per_minute": 600},
     )
     people(3)
@@ -498,7 +489,7 @@ def test_throttle_tokens_are_taken_for_the_rows_to_send(provider_sandbox, monkey
 
 
 def test_a_batch_of_a_stopped_campaign_sends_nothing_and_skips_its_rows(provider_sandbox):
-    campaign = sms_campaign(provider=twilio(provider_sandbox, "solo"))
+    campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "solo"))
     people(4)
     run = started_run(campaign)
     ids = queued_ids(run)
@@ -615,7 +606,7 @@ def test_a_pending_run_whose_task_was_lost_is_published_again(
 
 def test_a_campaign_with_an_occurrence_left_is_not_completed_by_its_run(provider_sandbox):
     campaign = sms_campaign(
-        provider=twilio(provider_sandbox, "solo"),
+        provider=sandbox_twilio(provider_sandbox, "solo"),
         status=CampaignStatus.RUNNING,
         next_run_at=T0 + timedelta(days=1),
     )
@@ -746,7 +737,7 @@ def test_a_throttled_batch_sends_in_chunks_and_sees_stop_between_them(
 ):
     """60 a minute: chunks of two seconds' worth (2 rows), Stop checked before each."""
     campaign = sms_campaign(
-        provider=twilio(provider_sandbox, "solo"),
+        provider=sandbox_twilio(provider_sandbox, "solo"),
         delivery={"respect_throttle": True, "throttle_per_minute": 60},
     )
     people(5)

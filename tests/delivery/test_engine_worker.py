@@ -20,7 +20,8 @@ from apps.campaigns.services import campaign_stop
 from apps.delivery import engine
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 from apps.providers.services import provider_group_save
-from tests.delivery.test_engine import people, sms_campaign, twilio
+from tests.delivery.test_engine import people, sms_campaign
+from tests.providers.factories import sandbox_twilio
 
 BATCH = 5
 
@@ -65,7 +66,10 @@ def _past_campaign(**fields) -> Campaign:
 def test_an_sms_campaign_fails_over_to_the_second_provider_and_each_arrives_once(
     worker, provider_sandbox
 ):
-    first, second = twilio(provider_sandbox, "first"), twilio(provider_sandbox, "second")
+    first, second = (
+        sandbox_twilio(provider_sandbox, "first"),
+        sandbox_twilio(provider_sandbox, "second"),
+    )
     group = provider_group_save(name="Failover", providers=[first, second])
     provider_sandbox.client.set_faults("first", error_rate=1.0, error_status=500)
     recipients = people(23)
@@ -95,7 +99,7 @@ def test_an_sms_campaign_fails_over_to_the_second_provider_and_each_arrives_once
 
 
 def test_stop_mid_run_leaves_nothing_queued_and_nothing_more_arrives(worker, provider_sandbox):
-    provider = twilio(provider_sandbox, "slow")
+    provider = sandbox_twilio(provider_sandbox, "slow")
     provider_sandbox.client.set_faults("slow", latency_ms=250)
     people(80)
     campaign = _past_campaign(provider=provider)

@@ -3,7 +3,8 @@ from django.core.cache import cache
 
 from apps.providers.adapters.base import SendStatus, SmsMessage
 from apps.providers.groups import group_send_sms
-from apps.providers.services import provider_create, provider_group_save, provider_set_active
+from apps.providers.services import provider_group_save, provider_set_active
+from tests.providers.factories import sandbox_twilio
 
 
 @pytest.fixture(autouse=True)
@@ -13,20 +14,12 @@ def _fresh_circuits():
     cache.clear()
 
 
-def _twilio(sandbox, label: str):
-    return provider_create(
-        channel="sms",
-        kind="twilio",
-        nickname=label.title(),
-        base_url=sandbox.url_for(label),
-        credentials={"account_sid": f"AC{label}", "auth_token": "token"},
-        settings={"from_number": "+15550000000"},
-    )
-
-
 @pytest.fixture
 def two_provider_group(db, provider_sandbox):
-    first, second = _twilio(provider_sandbox, "first"), _twilio(provider_sandbox, "second")
+    first, second = (
+        sandbox_twilio(provider_sandbox, "first"),
+        sandbox_twilio(provider_sandbox, "second"),
+    )
     return provider_group_save(name="Failover", providers=[first, second])
 
 
