@@ -125,6 +125,15 @@ class Campaign(models.Model):
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
 
+    # The safety check's mark: a run whose audience was above `safety_cap` sent nothing, and
+    # the campaign went back to draft, held, until the marketer schedules it again. What the
+    # check saw is kept here (the cap may be edited since) for the list and the overview;
+    # the refused run itself stays in the run history.
+    safety_held_at = models.DateTimeField(null=True, blank=True)
+    safety_hold_reason = models.TextField(blank=True, default="")
+    safety_hold_audience = models.PositiveIntegerField(null=True, blank=True)
+    safety_hold_cap = models.PositiveIntegerField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [
@@ -177,6 +186,22 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=Q(wizard_step__lte=WizardStep.SCHEDULE), name="campaign_wizard_step_range"
             ),
+            # Held with everything the overview says, or not held at all.
+            models.CheckConstraint(
+                condition=(
+                    Q(safety_held_at__isnull=True)
+                    & Q(safety_hold_reason="")
+                    & Q(safety_hold_audience__isnull=True)
+                    & Q(safety_hold_cap__isnull=True)
+                )
+                | (
+                    Q(safety_held_at__isnull=False)
+                    & ~Q(safety_hold_reason="")
+                    & Q(safety_hold_audience__isnull=False)
+                    & Q(safety_hold_cap__isnull=False)
+                ),
+                name="campaign_safety_hold_complete",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -185,3 +210,7 @@ class Campaign(models.Model):
     @property
     def is_live(self) -> bool:
         return self.campaign_type in LIVE_TYPES
+
+    @property
+    def is_safety_held(self) -> bool:
+        return self.safety_held_at is not None

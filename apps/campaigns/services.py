@@ -9,13 +9,14 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from apps.audience.models import Profile
 from apps.delivery import live
 from apps.delivery.messages import email_message, push_message, sms_message
+from apps.delivery.models import CampaignRun
 from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import (
     SendResult,
@@ -51,7 +52,11 @@ def statuses_allowing(action: str) -> list[str]:
 
 
 def campaign_actions(campaign: Campaign) -> frozenset[str]:
-    return ACTIONS_BY_STATUS.get(campaign.status, frozenset())
+    actions = ACTIONS_BY_STATUS.get(campaign.status, frozenset())
+    if campaign.is_safety_held:
+        # Held drafts have a refused run (and maybe sent ones) in their history: archive.
+        actions -= {"delete"}
+    return actions
 
 
 def _refusal(campaign: Campaign, action: str) -> CampaignActionRefused:
@@ -197,12 +202,19 @@ def campaign_unarchive(*, campaign: Campaign) -> None:
 
 def campaign_delete_draft(*, campaign: Campaign) -> None:
     """Only drafts are deleted: anything that was scheduled may have sent, and its history
-    stays (archive it instead)."""
+    stays (archive it instead). A draft with runs — one the safety check sent back to draft —
+    is such a campaign too."""
     with transaction.atomic():
-        deleted, _ = Campaign.objects.filter(
-            pk=campaign.pk, status__in=statuses_allowing("delete")
-        ).delete()
+        deleted, _ = (
+            Campaign.objects.filter(pk=campaign.pk, status__in=statuses_allowing("delete"))
+            .exclude(Exists(CampaignRun.objects.filter(campaign_id=OuterRef("pk"))))
+            .delete()
+        )
     if not deleted:
+        if CampaignRun.objects.filter(campaign_id=campaign.pk).exists():
+            raise CampaignActionRefused(
+                f"“{campaign.name}” has runs in its history: archive it instead of deleting it."
+            )
         raise _refusal(campaign, "delete")
 
 
@@ -277,7 +289,8 @@ def _first_run(campaign: Campaign, now: datetime) -> tuple[datetime | None, list
 def campaign_schedule(*, campaign: Campaign, now: datetime | None = None) -> Campaign:
     """Draft → scheduled. Readiness is re-checked here whatever the page showed, then one
     conditional UPDATE from draft, so two marketers pressing Schedule (or Schedule racing a
-    delete or an archive) cannot both win."""
+    delete or an archive) cannot both win. Scheduling is the marketer's answer to a safety
+    hold, so it clears the mark; the refused run stays in the run history."""
     now = now or timezone.now()
     current = _reloaded(campaign)
     problems = [problem for _, problem in campaign_readiness(current, now=now)]
@@ -292,6 +305,7 @@ def campaign_schedule(*, campaign: Campaign, now: datetime | None = None) -> Cam
         next_run_at=first,
         wizard_step=Greatest(F("wizard_step"), WizardStep.SCHEDULE),
         updated_at=now,
+        **SAFETY_HOLD_CLEARED,
     )
     if updated != 1:
         current_status = (
@@ -332,6 +346,51 @@ def campaign_recheck(*, campaign: Campaign, now: datetime | None = None) -> list
     scheduled.update(next_run_at=first, updated_at=now)
     campaign.refresh_from_db()
     return []
+
+
+# --- The safety check's hold ---------------------------------------------------------------
+
+SAFETY_HOLD_CLEARED = {
+    "safety_held_at": None,
+    "safety_hold_reason": "",
+    "safety_hold_audience": None,
+    "safety_hold_cap": None,
+}
+
+
+def campaign_safety_hold(
+    *, campaign_id: int, audience: int, reason: str, held_at: datetime
+) -> bool:
+    """The safety check refused a run of this campaign: `audience` people qualified, above
+    its safety cap. The campaign goes back to draft, marked with what the check saw, and
+    sends nothing more — its later occurrences too — until the marketer has raised the cap
+    or narrowed the audience and scheduled it again (campaign_schedule clears the mark).
+    A draft is what the wizard edits; "completed" would say it was sent.
+
+    One conditional UPDATE, True when it won. It holds only a campaign that is still meant
+    to send (scheduled or running), whose cap is still below that audience, and that was
+    not scheduled again after the refusal — so a redelivered run task marks nothing twice,
+    and a stale refusal never holds a campaign the marketer has already dealt with."""
+    held = (
+        Campaign.objects.filter(
+            pk=campaign_id,
+            status__in=[CampaignStatus.SCHEDULED, CampaignStatus.RUNNING],
+            safety_cap__lt=audience,
+        )
+        .filter(Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=held_at))
+        .update(
+            status=CampaignStatus.DRAFT,
+            scheduled_at=None,
+            next_run_at=None,
+            safety_held_at=held_at,
+            safety_hold_reason=reason.strip() or "Refused by the safety check.",
+            safety_hold_audience=audience,
+            safety_hold_cap=F("safety_cap"),
+            updated_at=held_at,
+        )
+    )
+    # No live.index_bump(): only past-behaviour campaigns have a safety cap.
+    return bool(held)
 
 
 # --- Test sends (the wizard's Test step) ---------------------------------------------------

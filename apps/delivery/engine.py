@@ -246,7 +246,19 @@ def run_start_and_fan_out(run_id: int, *, now: datetime | None = None) -> int:
         stop_sweep(run.campaign_id, now=now)  # stopped while the snapshot was being taken
         return 0
     if run.status == RunStatus.REFUSED:
-        campaign_complete_if_done(run.campaign_id)
+        # The safety check's refusal (qualified is counted; a SnapshotRefused run has none):
+        # the campaign is held for the marketer, back in draft with what the check saw.
+        # Conditional, so the redelivered task of an old refusal holds nothing.
+        from apps.campaigns.services import campaign_safety_hold
+
+        if run.qualified is not None:
+            campaign_safety_hold(
+                campaign_id=run.campaign_id,
+                audience=run.qualified,
+                reason=run.refused_reason,
+                held_at=run.finished_at or now,
+            )
+        campaign_complete_if_done(run.campaign_id)  # a campaign not held (stopped, cap raised)
         return 0
     _analyze_after_large_snapshot(run)
     batches = enqueue_batches(run)

@@ -318,7 +318,8 @@ def test_a_run_with_nobody_completes_and_so_does_its_campaign():
     assert campaign.status == CampaignStatus.COMPLETED
 
 
-def test_a_refused_run_ends_the_campaign_if_it_was_the_last():
+def test_a_refused_last_run_holds_the_campaign_instead_of_completing_it():
+    # Nothing was sent: the campaign goes back to draft, held (tests/delivery/test_safety_hold.py).
     people(3)
     campaign = sms_campaign(status=CampaignStatus.RUNNING, next_run_at=None, safety_cap=2)
     run = CampaignRun.objects.create(campaign=campaign, scheduled_for=T0)
@@ -326,7 +327,7 @@ def test_a_refused_run_ends_the_campaign_if_it_was_the_last():
     run.refresh_from_db()
     campaign.refresh_from_db()
     assert run.status == RunStatus.REFUSED
-    assert campaign.status == CampaignStatus.COMPLETED
+    assert campaign.status == CampaignStatus.DRAFT and campaign.is_safety_held
 
 
 # --- sending a batch ------------------------------------------------------------------------------
