@@ -68,3 +68,41 @@ def campaign_creators() -> QuerySet:
 
 def campaign_exists() -> bool:
     return Campaign.objects.exists()
+
+
+@dataclass(frozen=True)
+class SafetyHold:
+    """What the safety check's banner says of a held campaign (the page and the overview)."""
+
+    audience: int  # who qualified when the run was refused
+    cap: int  # the safety cap then
+    cap_now: int | None  # the safety cap as it is now (None: no cap any more)
+    held_at: str  # when, in the account's time zone
+    reason: str  # the refused run's own words, as the run history has them
+    # The Who step's fields that fix it; "" when this user cannot edit the campaign now.
+    raise_cap_url: str
+    narrow_audience_url: str
+
+    @property
+    def cap_changed(self) -> bool:
+        return self.cap_now != self.cap
+
+
+def safety_hold_banner(campaign: Campaign, *, can_edit: bool) -> SafetyHold | None:
+    """The banner of a campaign the safety check holds; None when it is not held."""
+    if not campaign.is_safety_held:
+        return None
+    from . import wizard
+    from .steps.schedule import account_time
+
+    who = f"{wizard.step_url(campaign, 'who')}?{wizard.THEN_FIELD}=overview"
+    editable = can_edit and wizard.is_editable(campaign)
+    return SafetyHold(
+        audience=campaign.safety_hold_audience or 0,
+        cap=campaign.safety_hold_cap or 0,
+        cap_now=campaign.safety_cap,
+        held_at=account_time(campaign.safety_held_at),
+        reason=campaign.safety_hold_reason,
+        raise_cap_url=f"{who}#id_safety_cap" if editable else "",
+        narrow_audience_url=f"{who}#who-audience" if editable else "",
+    )

@@ -69,10 +69,12 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Campaign.objects.select_related("created_by", "provider", "provider_group", "segment"),
         pk=pk,
     )
+    can_act = role_allows(request.user, Role.MARKETER)
     context = {
         "campaign": campaign,
         "actions": services.campaign_actions(campaign),
-        "can_act": role_allows(request.user, Role.MARKETER),
+        "can_act": can_act,
+        "safety_hold": selectors.safety_hold_banner(campaign, can_edit=can_act),
         "here": request.get_full_path(),
         # Each wizard step's own summary of what was chosen, the same rows as the overview.
         "sections": [

@@ -19,6 +19,7 @@ from apps.accounts.services import account_settings_get
 
 from .. import wizard
 from ..models import Campaign, CampaignStatus
+from ..selectors import safety_hold_banner
 from ..services import (
     CampaignActionRefused,
     CampaignNotReady,
@@ -40,7 +41,7 @@ def schedule_label(campaign: Campaign) -> str:
     return "Schedule"
 
 
-def _account_time(moment: datetime | None) -> str:
+def account_time(moment: datetime | None) -> str:
     if moment is None:
         return ""
     try:
@@ -69,6 +70,8 @@ def overview(campaign: Campaign, *, now: datetime) -> dict:
     labels = {step.slug: step.label for step in wizard.STEPS}
     first = None if problems else first_occurrence(campaign, now=now)
     return {
+        # The overview is the wizard's: whoever sees it may edit the campaign.
+        "safety_hold": safety_hold_banner(campaign, can_edit=True),
         "steps": steps,
         "problems": [
             {
@@ -78,8 +81,8 @@ def overview(campaign: Campaign, *, now: datetime) -> dict:
             }
             for slug, text in problems
         ],
-        "first_run": _account_time(first),
-        "next_run": _account_time(campaign.next_run_at),
+        "first_run": account_time(first),
+        "next_run": account_time(campaign.next_run_at),
         "schedule_label": schedule_label(campaign),
         "is_scheduled": campaign.status == CampaignStatus.SCHEDULED,
     }
@@ -114,11 +117,11 @@ def view(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         messages.error(request, str(refusal))
         return redirect("campaigns:detail", pk=campaign.pk)
     if campaign.is_live:
-        done = f"“{campaign.name}” is active from {_account_time(campaign.next_run_at)}."
+        done = f"“{campaign.name}” is active from {account_time(campaign.next_run_at)}."
     elif (campaign.when or {}).get("type") == "now":
         done = f"“{campaign.name}” is being sent now."
     else:
-        done = f"“{campaign.name}” is scheduled for {_account_time(campaign.next_run_at)}."
+        done = f"“{campaign.name}” is scheduled for {account_time(campaign.next_run_at)}."
     messages.success(request, done)
     return redirect("campaigns:detail", pk=campaign.pk)
 
@@ -131,7 +134,7 @@ def _save_changes(request: HttpRequest, campaign: Campaign) -> HttpResponse:
     messages.success(
         request,
         f"Changes saved; “{campaign.name}” stays scheduled "
-        f"(next run {_account_time(campaign.next_run_at)}).",
+        f"(next run {account_time(campaign.next_run_at)}).",
     )
     return redirect("campaigns:detail", pk=campaign.pk)
 
@@ -161,5 +164,5 @@ def problems(campaign: Campaign) -> list[str]:
 def summary(campaign: Campaign) -> list[tuple[str, str]]:
     rows = [("Status", campaign.get_status_display())]
     if campaign.next_run_at:
-        rows.append(("Next run", _account_time(campaign.next_run_at)))
+        rows.append(("Next run", account_time(campaign.next_run_at)))
     return rows
