@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from config.celery_app import app as celery_app
 
@@ -17,3 +18,12 @@ def eager_celery_tasks():
     conf.task_always_eager, conf.task_eager_propagates = True, True
     yield
     conf.task_always_eager, conf.task_eager_propagates = saved
+
+
+@pytest.fixture
+def delivery_worker(request, transactional_db):
+    """A real Celery worker (tests/conftest.py's celery_worker) started on an empty cache:
+    circuit breakers and run progress share the broker's Redis db, and an earlier test's must
+    not reach this worker."""
+    cache.clear()
+    return request.getfixturevalue("celery_worker")
