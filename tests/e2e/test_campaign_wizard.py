@@ -445,3 +445,79 @@ def test_a_draft_left_until_its_date_passed_says_why_on_the_overview_and_is_fixe
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.SCHEDULED
     assert errors == []
+
+
+def test_a_campaign_held_by_the_safety_check_says_why_and_is_fixed_from_the_overview(
+    page, screenshot, demo_sms_group
+):
+    """A one-time SMS campaign capped at 2 people meets an audience of 3 when its run starts
+    (the engine's own run task): nothing is sent, the list badges it, its page and the
+    overview say why, and raising the cap from the banner's link then scheduling clears it."""
+    from apps.delivery import engine
+    from apps.delivery.models import CampaignRun, RunStatus
+
+    cache.clear()
+    UserFactory(username="mia", role=Role.MARKETER)
+    _seed_audience()  # three people in India reachable by SMS
+    later = timezone.localdate() + timedelta(days=3)
+    campaign = Campaign.objects.create(
+        name="Coupon blast",
+        channel="sms",
+        status=CampaignStatus.RUNNING,
+        audience_definition={
+            "version": 1,
+            "profile": [{"name": "Country", "operator": "equals", "value": "India"}],
+        },
+        limit_overall=None,
+        safety_cap=2,
+        content={
+            "mode": "single",
+            "variants": [
+                {"key": "A", "name": "Variant A", "match": "", "message": {"body": "20% off"}}
+            ],
+        },
+        when={"type": "at", "at": f"{later.isoformat()}T09:30"},
+        wizard_step=WizardStep.SCHEDULE,
+    )
+    run = CampaignRun.objects.create(campaign=campaign, scheduled_for=timezone.now())
+    engine.run_start_and_fan_out(run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.REFUSED
+    errors = _watch_errors(page)
+    log_in(page, "mia")
+
+    page.goto("/campaigns/")
+    row = page.locator(f"#campaign-{campaign.pk}")
+    expect(row.locator(".badge", has_text="Held by safety check")).to_be_visible()
+    screenshot(page, "campaign-safety-hold-list")
+
+    row.get_by_role("link", name="Coupon blast").click()
+    banner = page.locator("#safety-hold")
+    expect(banner).to_contain_text("3 people qualified: above this campaign's safety cap of 2")
+    expect(banner).to_contain_text("Nothing was sent")
+    screenshot(page, "campaign-safety-hold-page")
+
+    page.get_by_role("button", name="Edit").click()  # a link styled as a button
+    _on_step(page, "Schedule")
+    expect(page.locator("#safety-hold")).to_be_visible()
+    screenshot(page, "campaign-safety-hold-overview")
+
+    page.locator("#safety-hold").get_by_role("link", name="Raise the safety cap").click()
+    _on_step(page, "Who")
+    assert page.url.endswith("?then=overview#id_safety_cap")
+    cap = page.get_by_label("Safety check: upper cap")
+    expect(cap).to_have_value("2")
+    expect(page.locator("#who-estimate-over-cap")).to_contain_text("above the safety cap of 2")
+    screenshot(page, "campaign-safety-hold-who")
+    cap.fill("10")
+    page.get_by_role("button", name="Save and back to overview").click()
+    _on_step(page, "Schedule")
+    expect(page.locator("#safety-hold-cap-now")).to_have_text("The safety cap is now 10.")
+
+    page.get_by_role("button", name="Schedule", exact=True).click()
+    page.wait_for_url(f"**/campaigns/{campaign.pk}/")
+    assert page.locator("#safety-hold").count() == 0
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SCHEDULED and not campaign.is_safety_held
+    assert list(campaign.runs.values_list("status", flat=True)) == [RunStatus.REFUSED]
+    assert errors == []
