@@ -48,7 +48,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from apps.campaigns.models import Campaign, CampaignStatus
-from apps.segments.compiler import _json_property  # the segments format's property semantics
+from apps.segments.compiler import json_property_sql  # the segments format's semantics
 
 from .models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 
@@ -106,9 +106,7 @@ def _metric_condition(campaign: Campaign, metric: str, now: datetime) -> tuple[s
         where.append("e.ts <= m.sent_at + %s")
         params.append(_goal_window(goal))
         for condition in goal.get("filters") or []:
-            sql, condition_params = _json_property(
-                "e.properties", condition["name"], condition["operator"], condition.get("value")
-            )
+            sql, condition_params = json_property_sql("e.properties", condition)
             where.append(sql)
             params.extend(condition_params)
     else:

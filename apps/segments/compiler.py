@@ -40,6 +40,7 @@ import datetime as dt
 import json
 import math
 import zoneinfo
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -291,9 +292,14 @@ def _lowered_array(values: list[str]) -> Fragment:
     return "ARRAY[" + ", ".join("lower(%s)" for _ in values) + "]", list(values)
 
 
-def _json_property(doc: str, name: str, op: str, value: Any) -> Fragment:
-    """Condition on a property of the JSON document `doc` (Event/Profile.properties): true when
-    any of the property's values (a list's elements) passes; negative operators negate that."""
+def json_property_sql(doc: str, condition: Mapping[str, Any]) -> Fragment:
+    """SQL and params for one segments-format property condition ({"name", "operator",
+    "value"}, as `definition_validate` or `property_condition_validate` normalise it) on the
+    jsonb expression `doc`, e.g. "ev.properties". True when any of the property's values (a
+    list's elements) passes; negative operators negate that, so a missing property satisfies
+    them. Public so other apps that filter events by property (the A/B winner's conversion
+    goal) share the segments' semantics instead of re-implementing them."""
+    name, op, value = condition["name"], condition["operator"], condition.get("value")
     negate = op in _NEGATED
     positive_op = _NEGATED.get(op, op)
     element = ("el.v", [])
@@ -494,9 +500,7 @@ def _event_condition(cond: dict, ctx: _Context) -> Fragment:
         where.append("ev.ts < %s")
         params.append(end)
     for prop in cond["properties"]:
-        sql, prop_params = _json_property(
-            "ev.properties", prop["name"], prop["operator"], prop.get("value")
-        )
+        sql, prop_params = json_property_sql("ev.properties", prop)
         where.append(sql)
         params.extend(prop_params)
     follow = cond.get("not_followed_by")
@@ -522,9 +526,7 @@ def _event_condition(cond: dict, ctx: _Context) -> Fragment:
         follow_where += ["fe.ts >= ev.ts", "fe.ts <= ev.ts + %s"]
         follow_params.append(window)
         for prop in follow["properties"]:
-            sql, prop_params = _json_property(
-                "fe.properties", prop["name"], prop["operator"], prop.get("value")
-            )
+            sql, prop_params = json_property_sql("fe.properties", prop)
             follow_where.append(sql)
             follow_params.extend(prop_params)
         where.append(
@@ -563,7 +565,7 @@ def _behaviour(behaviour: dict, ctx: _Context) -> Fragment:
 def _profile_property(cond: dict, ctx: _Context) -> Fragment:
     column = PROFILE_COLUMNS.get(cond["name"].lower())
     if column is None:
-        return _json_property(f"{_P}.properties", cond["name"], cond["operator"], cond.get("value"))
+        return json_property_sql(f"{_P}.properties", cond)
     return _column_condition(column, _P, cond["operator"], cond.get("value"), ctx)
 
 
