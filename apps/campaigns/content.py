@@ -827,16 +827,17 @@ def goal_clean(raw: Any) -> dict[str, Any] | None:
     elif len(filters_raw) > GOAL_FILTERS_MAX:
         errors.add("goal-filters", f"At most {GOAL_FILTERS_MAX} filters.")
     else:
-        collector = segment_definitions._Collector()  # the segments format's own checks
         for index, condition in enumerate(filters_raw):
-            cleaned = segment_definitions._property_condition(
-                condition, collector, f"goal-filter-{index}"
-            )
-            if cleaned is not None:
-                filters.append(cleaned)
-        for path, message in collector.errors.items():
-            # "goal-filter-0.value" -> "goal-filter-0-value", the form's field name.
-            errors.add(path.replace(".", "-"), message)
+            try:  # the segments format's own checks, so the winner's SQL can trust the filters
+                filters.append(
+                    segment_definitions.property_condition_validate(
+                        condition, path=f"goal-filter-{index}"
+                    )
+                )
+            except segment_definitions.DefinitionError as invalid:
+                for path, message in invalid.errors.items():
+                    # "goal-filter-0.value" -> "goal-filter-0-value", the form's field name.
+                    errors.add(path.replace(".", "-"), message)
     if errors:
         raise ContentInvalid(errors)
     return {"event": event, "filters": filters, "window": window}

@@ -147,6 +147,10 @@ class _Collector:
             if key not in allowed:
                 self.add(_join(path, str(key)), "Unknown field.")
 
+    def merge(self, errors: dict[str, str]) -> None:
+        for path, message in errors.items():
+            self.add(path, message)
+
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
@@ -278,6 +282,21 @@ def _property_condition(raw: Any, errs: _Collector, path: str, *, names=None) ->
     return {"name": name, "operator": operator, "value": value}
 
 
+def property_condition_validate(
+    raw: Any, *, path: str = "", names: tuple[str, ...] | None = None
+) -> dict:
+    """Validate and normalise one property condition ({"name", "operator", "value"}) the way
+    a definition's profile, event and app-field conditions are; raise DefinitionError with
+    every problem keyed by `path` ("goal-filter-0" -> "goal-filter-0.value"). `names`, when
+    given, is the closed list of property names allowed. For other apps that store
+    segments-format conditions of their own (a campaign's conversion-goal filters)."""
+    errs = _Collector()
+    condition = _property_condition(raw, errs, path, names=names)
+    if errs.errors or condition is None:
+        raise DefinitionError(errs.errors)
+    return condition
+
+
 def _property_list(raw: Any, errs: _Collector, path: str, *, names=None) -> list[dict]:
     if raw is None:
         return []
@@ -289,9 +308,10 @@ def _property_list(raw: Any, errs: _Collector, path: str, *, names=None) -> list
         return []
     out = []
     for i, item in enumerate(raw):
-        cond = _property_condition(item, errs, f"{path}[{i}]", names=names)
-        if cond is not None:
-            out.append(cond)
+        try:
+            out.append(property_condition_validate(item, path=f"{path}[{i}]", names=names))
+        except DefinitionError as invalid:
+            errs.merge(invalid.errors)
     return out
 
 

@@ -2,7 +2,12 @@
 
 import pytest
 
-from apps.segments.definitions import DefinitionError, definition_summary, definition_validate
+from apps.segments.definitions import (
+    DefinitionError,
+    definition_summary,
+    definition_validate,
+    property_condition_validate,
+)
 
 
 def errors_of(raw) -> dict:
@@ -417,3 +422,35 @@ def test_live_windows_and_offsets_use_singular_units_and_the_largest_whole_unit(
         "Live: does Added To Cart and not Charged within 2 hours"
     ]
     assert definition_summary(on_date) == ["Live: 1 day before Departure of Flight Booked"]
+
+
+def test_a_property_condition_alone_normalises_as_it_does_inside_a_definition():
+    raw = {"name": " Amount ", "operator": "between", "value": [10, 100.0]}
+
+    alone = property_condition_validate(raw)
+
+    assert alone == {"name": "Amount", "operator": "between", "value": [10, 100]}
+    assert definition_validate({"profile": [raw]})["profile"] == [alone]
+
+
+def test_a_property_condition_alone_reports_every_problem_under_its_path():
+    with pytest.raises(DefinitionError) as caught:
+        property_condition_validate(
+            {"name": "", "operator": "equals", "value": None, "colour": "red"},
+            path="goal-filter-2",
+        )
+
+    assert caught.value.errors == {
+        "goal-filter-2.colour": "Unknown field.",
+        "goal-filter-2.name": "Enter a property name.",
+        "goal-filter-2.value": "This operator needs a value.",
+    }
+
+
+def test_a_property_condition_alone_keeps_to_the_names_it_is_given():
+    with pytest.raises(DefinitionError) as caught:
+        property_condition_validate(
+            {"name": "colour", "operator": "exists"}, names=("make", "model")
+        )
+
+    assert caught.value.errors == {"name": "Choose one of: make, model."}
