@@ -2,6 +2,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 
 
 def new_object_id() -> str:
@@ -95,7 +96,7 @@ class Platform(models.TextChoices):
 
 
 class Device(models.Model):
-    # db_index=False: device_profile_active_idx starts with profile_id and serves the joins.
+    # db_index=False: device_profile_last_active_idx starts with profile_id and serves the joins.
     profile = models.ForeignKey(
         Profile, related_name="devices", on_delete=models.CASCADE, db_index=False
     )
@@ -116,8 +117,15 @@ class Device(models.Model):
             models.UniqueConstraint(fields=["push_token"], name="device_token_unique"),
         ]
         indexes = [
-            # "Last active device" push choice and app-field segment filters per profile.
-            models.Index(fields=["profile", "-last_active"], name="device_profile_active_idx"),
+            # "Last active device" push choice (in exactly this order, so a run's snapshot
+            # reads each profile's choice off the index without sorting) and app-field
+            # segment filters per profile.
+            models.Index(
+                F("profile"),
+                F("last_active").desc(nulls_last=True),
+                F("id").desc(),
+                name="device_profile_last_active_idx",
+            ),
         ]
 
     def __str__(self) -> str:

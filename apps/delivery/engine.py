@@ -260,8 +260,14 @@ def run_start_and_fan_out(run_id: int, *, now: datetime | None = None) -> int:
             )
         campaign_complete_if_done(run.campaign_id)  # a campaign not held (stopped, cap raised)
         return 0
+    return fan_out(run, now=now)
+
+
+def fan_out(run: CampaignRun, *, now: datetime | None = None) -> int:
+    """Publish the send batches of a run whose snapshot is taken; a run with nothing to send
+    is finished at once. Returns the batch count."""
     _analyze_after_large_snapshot(run)
-    batches = enqueue_batches(run)
+    batches = enqueue_batches(run, now=now)
     if not batches:
         run_finish_if_done(run.pk, now=now)
     return batches

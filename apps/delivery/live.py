@@ -70,7 +70,7 @@ from apps.segments.definitions import DefinitionError, definition_validate, valu
 
 from . import engine
 from .models import CampaignRun, MessageStatus
-from .snapshot import CONTROL_SEED, _bucket, _device_join, _reachable, _variant_sql
+from .snapshot import CONTROL_SEED, bucket_sql, device_join_sql, reachable_sql, variant_sql
 
 logger = logging.getLogger(__name__)
 
@@ -511,7 +511,7 @@ def _live_variant_sql(campaign: Campaign) -> tuple[str, list]:
             f"({array})[1 + ((hashtextextended(p.id::text, %s) %% {k} + {k}) %% {k})]",
             [*keys, campaign.pk * 16 + VARIANT_SEED],
         )
-    return _variant_sql(campaign)
+    return variant_sql(campaign)
 
 
 def _insert_waiting(
@@ -527,7 +527,7 @@ def _insert_waiting(
     cond = cond.replace(PROFILE_ALIAS, "p")
     limited, limit_params = _limit_sql(campaign, day)
     variant, variant_params = _live_variant_sql(campaign)
-    device_join, device_col = _device_join(campaign)
+    device_join, device_col = device_join_sql(campaign)
     push = campaign.channel == Channel.PUSH
     conflict = (
         "(run_id, profile_id, device_id) WHERE device_id IS NOT NULL"
@@ -540,10 +540,10 @@ def _insert_waiting(
     sql = (
         "WITH e AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) "
         "AS e(profile_id bigint, release_at timestamptz, event_properties jsonb)), "
-        f"c AS (SELECT p.id, e.release_at, e.event_properties, {_bucket('p.id')} < %s "
+        f"c AS (SELECT p.id, e.release_at, e.event_properties, {bucket_sql('p.id')} < %s "
         f"AS is_control, {limited} AS limited, {variant} AS variant "
         "FROM e JOIN audience_profile p ON p.id = e.profile_id "
-        f"WHERE ({cond}) AND ({_reachable(campaign.channel)})), "
+        f"WHERE ({cond}) AND ({reachable_sql(campaign.channel)})), "
         # Receivers in trigger order, for the campaign's overall and daily limits.
         "v AS (SELECT c.*, row_number() OVER (PARTITION BY c.is_control OR c.limited "
         "ORDER BY c.release_at, c.id) AS rn FROM c) "

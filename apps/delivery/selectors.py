@@ -3,8 +3,10 @@ result, and the run history.
 
 Every count comes from ONE grouped query over the Message rows of all the runs shown
 (GROUP BY run, status, reason, variant) — a handful of rows per run however many messages it
-has, served by message_run_status_idx — so the panel costs the same few queries for one run
-or twenty, and is cheap enough to poll every two seconds while a run is active.
+has — so the panel costs the same few queries for one run or twenty. The grouped count still
+reads every row of the runs shown (through the once-per-recipient index, which starts with
+run_id): cheap for the runs of most campaigns, polled every two seconds while one is active,
+but linear in a run's size.
 """
 
 from __future__ import annotations
