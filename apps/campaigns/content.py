@@ -37,7 +37,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -345,27 +345,67 @@ def _url(value: Any, key: str, errors: _Errors, *, deep_links: bool, required: b
     return value
 
 
+def _text_field(
+    source: Mapping[str, Any],
+    key: str,
+    errors: _Errors,
+    *,
+    prefix: str = "",
+    limit: int | None = None,
+    **checks: bool,
+) -> str:
+    """`source[key]` checked by `_text` against its length limit (LIMITS[key] unless given),
+    any error filed under the form's field name `prefix + key`."""
+    return _text(
+        source.get(key),
+        prefix + key,
+        errors,
+        limit=LIMITS[key] if limit is None else limit,
+        **checks,
+    )
+
+
+def _url_field(
+    source: Mapping[str, Any],
+    key: str,
+    errors: _Errors,
+    *,
+    prefix: str = "",
+    deep_links: bool,
+    required: bool = False,
+) -> str:
+    """`source[key]` checked by `_url`, any error filed under `prefix + key`."""
+    return _url(source.get(key), prefix + key, errors, deep_links=deep_links, required=required)
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     return isinstance(value, str) and value.strip().lower() in ("on", "true", "1", "yes")
 
 
+def _whole_number(
+    value: Any, key: str, errors: _Errors, *, low: int, high: int, label: str
+) -> int | None:
+    """`value` as a whole number from `low` to `high`, or None with "<label> must be …"
+    filed under `key`. Numeric text from a form counts; true/false and 2.5 do not."""
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        number = int(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        errors.add(key, f"{label} must be a whole number.")
+        return None
+    if not low <= number <= high:
+        errors.add(key, f"{label} must be between {low:,} and {high:,}.")
+        return None
+    return number
+
+
 def _badge(value: Any, errors: _Errors) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        errors.add("badge", "Badge count must be a whole number.")
-        return None
-    try:
-        badge = int(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError):
-        errors.add("badge", "Badge count must be a whole number.")
-        return None
-    if not 0 <= badge <= BADGE_MAX:
-        errors.add("badge", f"Badge count must be between 0 and {BADGE_MAX:,}.")
-        return None
-    return badge
+        return None  # no badge: the app keeps its own count
+    return _whole_number(value, "badge", errors, low=0, high=BADGE_MAX, label="Badge count")
 
 
 def _rows(value: Any, key: str, errors: _Errors, *, limit: int) -> list[Mapping]:
@@ -386,25 +426,28 @@ def _blank_row(row: Mapping, keys: tuple[str, ...]) -> bool:
     )
 
 
+def _filled_rows(
+    raw: Mapping[str, Any], key: str, errors: _Errors, *, limit: int, fields: tuple[str, ...]
+) -> Iterator[tuple[str, Mapping]]:
+    """(field-name prefix, row) for each row of the list `raw[key]` with something in it. A
+    blank row (the form's spare one) is skipped but keeps its index, so "carousel-2-link"
+    still names the row the marketer sees."""
+    for index, row in enumerate(_rows(raw.get(key), key, errors, limit=limit)):
+        if not _blank_row(row, fields):
+            yield f"{key}-{index}-", row
+
+
 def _push_clean(raw: Mapping[str, Any], errors: _Errors) -> dict[str, Any]:
     message = blank_message(Channel.PUSH)
-    message["title"] = _text(raw.get("title"), "title", errors, limit=LIMITS["title"], liquid=True)
-    message["subtitle"] = _text(
-        raw.get("subtitle"), "subtitle", errors, limit=LIMITS["subtitle"], liquid=True
-    )
-    message["body"] = _text(
-        raw.get("body"), "body", errors, limit=LIMITS["body"], required=True, liquid=True
-    )
-    message["image_url"] = _url(raw.get("image_url"), "image_url", errors, deep_links=False)
-    message["ios_media_url"] = _url(
-        raw.get("ios_media_url"), "ios_media_url", errors, deep_links=False
-    )
-    message["deep_link"] = _url(raw.get("deep_link"), "deep_link", errors, deep_links=True)
-    message["external_url"] = _url(
-        raw.get("external_url"), "external_url", errors, deep_links=False
-    )
+    message["title"] = _text_field(raw, "title", errors, liquid=True)
+    message["subtitle"] = _text_field(raw, "subtitle", errors, liquid=True)
+    message["body"] = _text_field(raw, "body", errors, required=True, liquid=True)
+    message["image_url"] = _url_field(raw, "image_url", errors, deep_links=False)
+    message["ios_media_url"] = _url_field(raw, "ios_media_url", errors, deep_links=False)
+    message["deep_link"] = _url_field(raw, "deep_link", errors, deep_links=True)
+    message["external_url"] = _url_field(raw, "external_url", errors, deep_links=False)
     for key in ("sound", "category", "collapse_key", "android_channel_id"):
-        message[key] = _text(raw.get(key), key, errors, limit=LIMITS["short"]).strip()
+        message[key] = _text_field(raw, key, errors, limit=LIMITS["short"]).strip()
     message["badge"] = _badge(raw.get("badge"), errors)
     message["mutable_content"] = _flag(raw.get("mutable_content"))
     message["content_available"] = _flag(raw.get("content_available"))
@@ -414,51 +457,29 @@ def _push_clean(raw: Mapping[str, Any], errors: _Errors) -> dict[str, Any]:
         priority = "default"
     message["android_priority"] = priority
 
-    carousel = []
-    for index, row in enumerate(_rows(raw.get("carousel"), "carousel", errors, limit=CAROUSEL_MAX)):
-        if _blank_row(row, ("image_url", "caption", "link")):
-            continue
-        prefix = f"carousel-{index}-"
-        carousel.append(
-            {
-                "image_url": _url(
-                    row.get("image_url"),
-                    prefix + "image_url",
-                    errors,
-                    deep_links=False,
-                    required=True,
-                ),
-                "caption": _text(
-                    row.get("caption"),
-                    prefix + "caption",
-                    errors,
-                    limit=LIMITS["caption"],
-                    liquid=True,
-                ),
-                "link": _url(row.get("link"), prefix + "link", errors, deep_links=True),
-            }
+    message["carousel"] = [
+        {
+            "image_url": _url_field(
+                row, "image_url", errors, prefix=prefix, deep_links=False, required=True
+            ),
+            "caption": _text_field(row, "caption", errors, prefix=prefix, liquid=True),
+            "link": _url_field(row, "link", errors, prefix=prefix, deep_links=True),
+        }
+        for prefix, row in _filled_rows(
+            raw, "carousel", errors, limit=CAROUSEL_MAX, fields=("image_url", "caption", "link")
         )
-    message["carousel"] = carousel
-
-    buttons = []
-    for index, row in enumerate(_rows(raw.get("buttons"), "buttons", errors, limit=BUTTONS_MAX)):
-        if _blank_row(row, ("label", "link")):
-            continue
-        prefix = f"buttons-{index}-"
-        buttons.append(
-            {
-                "label": _text(
-                    row.get("label"),
-                    prefix + "label",
-                    errors,
-                    limit=LIMITS["label"],
-                    required=True,
-                    liquid=True,
-                ).strip(),
-                "link": _url(row.get("link"), prefix + "link", errors, deep_links=True),
-            }
+    ]
+    message["buttons"] = [
+        {
+            "label": _text_field(
+                row, "label", errors, prefix=prefix, required=True, liquid=True
+            ).strip(),
+            "link": _url_field(row, "link", errors, prefix=prefix, deep_links=True),
+        }
+        for prefix, row in _filled_rows(
+            raw, "buttons", errors, limit=BUTTONS_MAX, fields=("label", "link")
         )
-    message["buttons"] = buttons
+    ]
     message["custom_kv"] = _custom_kv(raw.get("custom_kv"), errors)
     return message
 
@@ -499,88 +520,56 @@ def _custom_kv(value: Any, errors: _Errors) -> dict[str, dict[str, str]]:
 
 def _sms_clean(raw: Mapping[str, Any], errors: _Errors, *, generic_sms: bool) -> dict[str, Any]:
     message = blank_message(Channel.SMS)
-    message["template_id"] = _text(
-        raw.get("template_id"), "template_id", errors, limit=LIMITS["template_id"]
-    ).strip()
+    message["template_id"] = _text_field(raw, "template_id", errors).strip()
     # A generic provider's template may carry the whole text: its template id is then enough.
     body_required = not (generic_sms and message["template_id"])
-    message["body"] = _text(
-        raw.get("body"), "body", errors, limit=LIMITS["body"], required=body_required, liquid=True
-    )
-    if (
-        body_required
-        and "body" in errors
-        and errors["body"] == "This field is required."
-        and (generic_sms)
-    ):
+    message["body"] = _text_field(raw, "body", errors, required=body_required, liquid=True)
+    if body_required and generic_sms and errors.get("body") == "This field is required.":
         errors["body"] = "Write the message, or give the generic provider's template ID."
 
-    variables = []
-    for index, row in enumerate(
-        _rows(raw.get("template_variables"), "template_variables", errors, limit=PAIRS_MAX)
-    ):
-        if _blank_row(row, ("key", "value")):
-            continue
-        prefix = f"template_variables-{index}-"
-        variables.append(
-            {
-                "key": _text(row.get("key"), prefix + "key", errors, limit=LIMITS["short"]).strip(),
-                "value": _text(
-                    row.get("value"),
-                    prefix + "value",
-                    errors,
-                    limit=LIMITS["pair"],
-                    required=True,
-                    liquid=True,
-                ),
-            }
+    message["template_variables"] = [
+        {
+            "key": _text_field(row, "key", errors, prefix=prefix, limit=LIMITS["short"]).strip(),
+            "value": _pair_value(row, prefix, errors),
+        }
+        for prefix, row in _filled_rows(
+            raw, "template_variables", errors, limit=PAIRS_MAX, fields=("key", "value")
         )
-    message["template_variables"] = variables
+    ]
 
     pairs: list[dict[str, str]] = []
     seen: set[str] = set()
-    for index, row in enumerate(
-        _rows(raw.get("key_values"), "key_values", errors, limit=PAIRS_MAX)
+    for prefix, row in _filled_rows(
+        raw, "key_values", errors, limit=PAIRS_MAX, fields=("key", "value")
     ):
-        if _blank_row(row, ("key", "value")):
-            continue
-        prefix = f"key_values-{index}-"
-        key = _text(row.get("key"), prefix + "key", errors, limit=LIMITS["short"], required=True)
-        key = key.strip()
+        key = _text_field(
+            row, "key", errors, prefix=prefix, limit=LIMITS["short"], required=True
+        ).strip()
         if key and prefix + "key" not in errors:
             if not _PAIR_KEY.match(key):
                 errors.add(prefix + "key", "Letters, digits and _ only, starting with a letter.")
             elif key in seen:
                 errors.add(prefix + "key", f"“{key}” is already set.")
             seen.add(key)
-        value = _text(
-            row.get("value"),
-            prefix + "value",
-            errors,
-            limit=LIMITS["pair"],
-            required=True,
-            liquid=True,
-        )
-        pairs.append({"key": key, "value": value})
+        pairs.append({"key": key, "value": _pair_value(row, prefix, errors)})
     message["key_values"] = pairs
     return message
 
 
+def _pair_value(row: Mapping[str, Any], prefix: str, errors: _Errors) -> str:
+    """The value of a template variable or key-value pair: required, Liquid allowed."""
+    return _text_field(
+        row, "value", errors, prefix=prefix, limit=LIMITS["pair"], required=True, liquid=True
+    )
+
+
 def _email_clean(raw: Mapping[str, Any], errors: _Errors) -> dict[str, Any]:
     message = blank_message(Channel.EMAIL)
-    message["subject"] = _text(
-        raw.get("subject"), "subject", errors, limit=LIMITS["subject"], required=True, liquid=True
-    )
-    message["sender_name"] = _text(
-        raw.get("sender_name"), "sender_name", errors, limit=LIMITS["sender_name"], liquid=True
-    ).strip()
-    message["preheader"] = _text(
-        raw.get("preheader"), "preheader", errors, limit=LIMITS["preheader"], liquid=True
-    )
-    message["html"] = _text(
-        raw.get("html"), "html", errors, limit=LIMITS["html"], liquid=True, html=True
-    )
-    message["text"] = _text(raw.get("text"), "text", errors, limit=LIMITS["text"], liquid=True)
+    message["subject"] = _text_field(raw, "subject", errors, required=True, liquid=True)
+    message["sender_name"] = _text_field(raw, "sender_name", errors, liquid=True).strip()
+    message["preheader"] = _text_field(raw, "preheader", errors, liquid=True)
+    message["html"] = _text_field(raw, "html", errors, liquid=True, html=True)
+    message["text"] = _text_field(raw, "text", errors, liquid=True)
     if not message["html"].strip() and not message["text"].strip():
         for key in ("html", "text"):
             if key not in errors:
@@ -607,19 +596,6 @@ def message_clean(channel: str, raw: Any, *, generic_sms: bool = False) -> dict[
     return message
 
 
-def _int_in(value: Any, key: str, errors: _Errors, *, low: int, high: int, label: str) -> int:
-    try:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError
-        number = int(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError):
-        errors.add(key, f"{label} must be a whole number.")
-        return low
-    if not low <= number <= high:
-        errors.add(key, f"{label} must be between {low:,} and {high:,}.")
-    return number
-
-
 def ab_metrics(channel: str) -> tuple[str, ...]:
     """Winner metrics that mean something on `channel`: only email is "opened"."""
     return AB_METRICS if channel == Channel.EMAIL else ("clicks", "conversions")
@@ -637,9 +613,11 @@ def _ab_clean(
         # A live campaign's reach is unknown up front: the test is a number of messages.
         errors.add("ab-size_kind", "A live campaign's test audience is a number of users.")
     if size_kind == "percent":
-        size = _int_in(raw.get("size"), "ab-size", errors, low=1, high=99, label="The percentage")
+        size = _whole_number(
+            raw.get("size"), "ab-size", errors, low=1, high=99, label="The percentage"
+        )
     else:
-        size = _int_in(
+        size = _whole_number(
             raw.get("size"), "ab-size", errors, low=1, high=AB_COUNT_MAX, label="The test size"
         )
     metric = raw.get("metric") or "clicks"
@@ -648,7 +626,7 @@ def _ab_clean(
         metric = "clicks"
     elif metric == "conversions" and not has_goal:
         errors.add("ab-metric", "Set a conversion goal below to pick the winner by conversions.")
-    window = _int_in(
+    window = _whole_number(
         raw.get("window_hours", AB_DEFAULTS["window_hours"]),
         "ab-window_hours",
         errors,
@@ -699,10 +677,10 @@ def content_clean(
         if not isinstance(variant, Mapping):
             errors.add(prefix + "message", "The variant must be an object.")
             continue
-        name = _text(variant.get("name"), prefix + "name", errors, limit=NAME_MAX).strip()
+        name = _text_field(variant, "name", errors, prefix=prefix, limit=NAME_MAX).strip()
         match = ""
         if mode == "multi":
-            match = _text(variant.get("match"), prefix + "match", errors, limit=MATCH_MAX).strip()
+            match = _text_field(variant, "match", errors, prefix=prefix, limit=MATCH_MAX).strip()
         try:
             message = message_clean(channel, variant.get("message"), generic_sms=generic_sms)
         except ContentInvalid as invalid:

@@ -58,6 +58,22 @@ def test_badge_must_be_a_whole_number_in_range(badge):
     assert "variant-0-badge" in _errors(_single({"body": "b", "badge": badge}))
 
 
+@pytest.mark.parametrize(
+    ("badge", "message"),
+    [
+        ("two", "Badge count must be a whole number."),
+        (1_000_001, "Badge count must be between 0 and 1,000,000."),
+    ],
+)
+def test_badge_errors_say_what_a_badge_count_may_be(badge, message):
+    assert _errors(_single({"body": "b", "badge": badge}))["variant-0-badge"] == message
+
+
+def test_a_blank_badge_is_no_badge():
+    stored = content_clean(_single({"body": "b", "badge": "  "}), channel="push")
+    assert stored["variants"][0]["message"]["badge"] is None
+
+
 def test_badge_as_typed_is_stored_as_an_integer():
     stored = content_clean(_single({"body": "b", "badge": " 3 "}), channel="push")
     assert stored["variants"][0]["message"]["badge"] == 3
