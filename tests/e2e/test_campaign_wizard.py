@@ -11,12 +11,12 @@ from django.core.cache import cache
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from apps.accounts.management.commands.bootstrap_demo import _demo_providers
 from apps.accounts.services import account_settings_get
 from apps.campaigns import schedule
 from apps.campaigns.models import Campaign, CampaignStatus, CampaignType, WizardStep
 from apps.core.roles import Role
 from apps.providers.models import ProviderGroup
+from apps.providers.services import demo_providers_ensure
 from tests.accounts.factories import UserFactory
 from tests.audience.factories import ProfileFactory
 from tests.e2e.conftest import log_in
@@ -37,7 +37,7 @@ def demo_sms_group(provider_sandbox, settings) -> ProviderGroup:
     default "Demo SMS" group of Twilio then Vonage."""
     settings.PROVIDER_SANDBOX_HOST = provider_sandbox.host
     settings.PROVIDER_SANDBOX_PORT = provider_sandbox.port
-    _demo_providers()
+    demo_providers_ensure()
     return ProviderGroup.objects.get(name="Demo SMS")
 
 

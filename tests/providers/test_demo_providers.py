@@ -3,10 +3,10 @@ arrives in the Sandbox inbox on every channel."""
 
 import pytest
 
-from apps.accounts.management.commands.bootstrap_demo import _demo_providers
 from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import EmailMessage, PushMessage, SendStatus, SmsMessage
 from apps.providers.models import Provider, ProviderGroup
+from apps.providers.services import demo_providers_ensure
 
 FCM_TOKEN = "demo-fcm-token_" + "b" * 40 + ":APA91b"
 APNS_TOKEN = "a1" * 32
@@ -16,7 +16,7 @@ APNS_TOKEN = "a1" * 32
 def demo_providers(db, settings, provider_sandbox):
     settings.PROVIDER_SANDBOX_HOST = provider_sandbox.host
     settings.PROVIDER_SANDBOX_PORT = provider_sandbox.port
-    _demo_providers()
+    demo_providers_ensure()
     return {p.nickname: p for p in Provider.objects.all()}
 
 
@@ -55,7 +55,7 @@ def test_each_demo_provider_delivers_to_the_sandbox(
 
 
 def test_demo_providers_are_created_once_with_a_default_sms_group(demo_providers):
-    _demo_providers()  # every `make run` calls it again
+    demo_providers_ensure()  # every `make run` calls it again
 
     assert Provider.objects.count() == 5
     assert sorted(Provider.objects.values_list("channel", flat=True)) == [
