@@ -95,6 +95,23 @@ class Platform(models.TextChoices):
     WEB = "web", "Web"
 
 
+class LastActiveDeviceIndex(models.Index):
+    """An index whose NULLS LAST is written out on PostgreSQL only: SQLite (the embedded
+    default) refuses the words in an index, and sorts NULLs last in a descending order
+    anyway, so the plain index there is the same order."""
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().create_sql(model, schema_editor, using=using, **kwargs)
+        plain = [
+            F(e.expression.name).desc() if getattr(e, "nulls_last", False) else e
+            for e in self.expressions
+        ]
+        return models.Index(*plain, name=self.name).create_sql(
+            model, schema_editor, using=using, **kwargs
+        )
+
+
 class Device(models.Model):
     # db_index=False: device_profile_last_active_idx starts with profile_id and serves the joins.
     profile = models.ForeignKey(
@@ -120,7 +137,7 @@ class Device(models.Model):
             # "Last active device" push choice (in exactly this order, so a run's snapshot
             # reads each profile's choice off the index without sorting) and app-field
             # segment filters per profile.
-            models.Index(
+            LastActiveDeviceIndex(
                 F("profile"),
                 F("last_active").desc(nulls_last=True),
                 F("id").desc(),
