@@ -43,7 +43,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from apps.message_templates.personalization import PersonalizationError, message_render
+from apps.message_templates.personalization import (
+    PersonalizationError,
+    message_render,
+    render_namespaces,
+    template_compile,
+    template_render,
+)
 from apps.message_templates.services import liquid_error_message
 from apps.providers.adapters.generic_sms import PLACEHOLDER as GENERIC_PLACEHOLDER
 from apps.providers.models import Channel
@@ -244,25 +250,69 @@ def render_message(channel: str, message: dict, profile, *, event=None) -> dict[
     """The message with every Liquid text rendered for `profile` (email HTML with the HTML
     environment, so profile values are escaped). Raises ContentInvalid naming each field
     whose template cannot be used ("body": "Line 2: …")."""
-    rendered: dict[str, Any] = copy.deepcopy(dict(message or {}))
-    errors: dict[str, str] = {}
-    for path, html in _liquid_paths(channel, rendered):
-        holder: Any = rendered
+    return MessageRenderer(channel, message).render(profile, event=event)
+
+
+def _copy(value: Any) -> Any:
+    """A copy of a JSON-like message (dicts and lists copied, leaves shared): what
+    copy.deepcopy gives for these documents, without its memo bookkeeping per recipient."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def _first_error(error: PersonalizationError) -> str:
+    first = error.errors[0]
+    return f"Line {first.line}: {first.message}"
+
+
+class MessageRenderer:
+    """One message's Liquid fields found and compiled once, then rendered per recipient: a
+    send batch renders a thousand recipients with one compile and, per recipient, one set of
+    namespaces for all of its fields. A text without Liquid markup is its own rendering."""
+
+    def __init__(self, channel: str, message: Mapping[str, Any] | None) -> None:
+        self.message = _copy(dict(message or {}))
+        self.fields: list[tuple[tuple, Any, str, bool]] = []  # (path, template, source, html)
+        self.errors: dict[str, str] = {}
+        for path, html in _liquid_paths(channel, self.message):
+            holder = self._holder(self.message, path)
+            source = holder.get(path[-1]) if holder is not None else None
+            if not isinstance(source, str) or "{" not in source:
+                continue
+            try:
+                template = template_compile(source, html=html)
+            except PersonalizationError as error:
+                self.errors[_path_name(path)] = _first_error(error)
+                continue
+            self.fields.append((path, template, source, html))
+
+    @staticmethod
+    def _holder(message: Any, path: tuple) -> Mapping | None:
+        holder = message
         for step in path[:-1]:
             holder = holder[step]
-        if not isinstance(holder, Mapping):
-            continue
-        source = holder.get(path[-1])
-        if not isinstance(source, str) or not source:
-            continue
-        try:
-            holder[path[-1]] = message_render(source, profile=profile, event=event, html=html)
-        except PersonalizationError as error:
-            first = error.errors[0]
-            errors[_path_name(path)] = f"Line {first.line}: {first.message}"
-    if errors:
-        raise ContentInvalid(errors)
-    return rendered
+        return holder if isinstance(holder, Mapping) else None
+
+    def render(self, profile, *, event=None) -> dict[str, object]:
+        if self.errors:
+            raise ContentInvalid(dict(self.errors))
+        rendered = _copy(self.message)
+        if not self.fields:
+            return rendered
+        namespaces = render_namespaces(profile, event=event)
+        errors: dict[str, str] = {}
+        for path, template, source, html in self.fields:
+            holder = self._holder(rendered, path)
+            try:
+                holder[path[-1]] = template_render(template, namespaces, source, html=html)
+            except PersonalizationError as error:
+                errors[_path_name(path)] = _first_error(error)
+        if errors:
+            raise ContentInvalid(errors)
+        return rendered
 
 
 # --- validation ----------------------------------------------------------------------------

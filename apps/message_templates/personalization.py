@@ -325,11 +325,31 @@ def message_render(
     """Render `source` for one recipient. Missing values render empty (use `| default:`);
     raises PersonalizationError only for a template that cannot be used."""
     template = template_compile(source, html=html)
-    namespaces = {
+    return template_render(
+        template, render_namespaces(profile, event=event, notify=notify), source, html=html
+    )
+
+
+def render_namespaces(
+    profile: Profile | Mapping[str, object] | None = None,
+    *,
+    event: object = None,
+    notify: Mapping[str, object] | None = None,
+) -> dict[str, Namespace]:
+    """The Profile, Event and Notify namespaces of one recipient: build them once and render
+    every field of that recipient's message with template_render."""
+    return {
         **profile_context(profile),
         "Event": Namespace(_event_properties(event)),
         "Notify": Namespace(notify),
     }
+
+
+def template_render(
+    template: BoundTemplate, namespaces: Mapping[str, Namespace], source: str, *, html: bool
+) -> str:
+    """Render a template_compile result with render_namespaces; a failure is reported
+    against `source` like message_render's."""
     try:
         return template.render(**namespaces)
     except LiquidError as err:

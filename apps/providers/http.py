@@ -9,17 +9,23 @@ Two clients, one contract (an `httpx.Response` per request, or the transport exc
   batch this way when HERALD_PROVIDER_HTTP_CLIENT is "aiohttp" (the default): per request
   it costs about a quarter of the client CPU of httpx (a C HTTP parser, no thread per
   request in flight), which bench/providers.py measures with `--client httpx|aiohttp`.
-  Requests are still built by httpx, so their bytes on the wire and the responses the
-  adapters read are the same whichever client carries them."""
+  The usual requests (a JSON or form body, headers) are encoded by `wire_request` exactly as
+  httpx encodes them — same body bytes, same headers — without building an httpx.Request
+  per message, which cost the fan-out as much CPU as rendering the messages; anything else
+  is built by httpx. Responses are httpx.Response either way, so adapters read one type."""
 
 from __future__ import annotations
 
 import asyncio
 import atexit
 import base64
+import json as jsonlib
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import httpx
@@ -86,6 +92,68 @@ def basic_auth_header(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
+@dataclass(frozen=True, slots=True)
+class WireRequest:
+    """A request as it goes on the wire: what send_concurrently needs, and no more."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes | None
+
+
+_default_headers: tuple[tuple[str, str], ...] | None = None
+
+
+def _form_value(value: Any) -> str:
+    """httpx's primitive_value_to_str."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return "" if value is None else str(value)
+
+
+def wire_request(method: str, url: str, options: dict[str, Any]) -> WireRequest | None:
+    """The request httpx would build for `options` (headers plus a json, data or content
+    body), or None when the options need httpx itself (params, files, …)."""
+    global _default_headers
+    if not options.keys() <= {"headers", "json", "data", "content"}:
+        return None
+    if _default_headers is None:
+        _default_headers = tuple(http_client().headers.multi_items())
+    headers = {name.lower(): (name, str(value)) for name, value in _default_headers}
+    for name, value in (options.get("headers") or {}).items():
+        headers[name.lower()] = (name, str(value))
+    body: bytes | None = None
+    content_type = ""
+    if options.get("json") is not None:
+        body = jsonlib.dumps(
+            options["json"], ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode("utf-8")
+        content_type = "application/json"
+    elif options.get("data"):
+        data = options["data"]
+        if not isinstance(data, dict):
+            return None
+        pairs = []
+        for key, value in data.items():
+            items = value if isinstance(value, list | tuple) else [value]
+            pairs.extend((key, _form_value(item)) for item in items)
+        body = urlencode(pairs, doseq=True).encode("utf-8")
+        content_type = "application/x-www-form-urlencoded"
+    elif options.get("content") is not None:
+        content = options["content"]
+        if not isinstance(content, bytes | str):
+            return None
+        body = content.encode("utf-8") if isinstance(content, str) else content
+    if body is not None:
+        headers.setdefault("content-length", ("Content-Length", str(len(body))))
+        if content_type:
+            headers.setdefault("content-type", ("Content-Type", content_type))
+    return WireRequest(method.upper(), url, tuple(headers.values()), body)
+
+
 class _AiohttpSender:
     """One asyncio loop in a daemon thread owning one aiohttp session (its connection pool),
     shared by every thread of the process. Created per process: a forked worker (Celery
@@ -110,7 +178,7 @@ class _AiohttpSender:
 
     def send(
         self,
-        requests: Sequence[httpx.Request],
+        requests: Sequence[httpx.Request | WireRequest],
         timeout: httpx.Timeout,
         concurrency: int,
     ) -> list[httpx.Response | Exception]:
@@ -125,19 +193,25 @@ class _AiohttpSender:
             sock_read=timeout.read,
         )
 
-        async def one(request: httpx.Request) -> httpx.Response | Exception:
+        async def one(request: httpx.Request | WireRequest) -> httpx.Response | Exception:
+            if isinstance(request, WireRequest):
+                url, items, payload = request.url, request.headers, request.body
+            else:
+                url, payload = str(request.url), request.content
+                items = request.headers.multi_items()
             headers = [
                 (name, value)
-                for name, value in request.headers.multi_items()
-                if name not in ("host", "content-length")  # aiohttp writes its own
+                for name, value in items
+                # aiohttp writes its own
+                if name.lower() not in ("host", "content-length")
             ]
             async with limit:
                 try:
                     async with self.session.request(
                         request.method,
-                        str(request.url),
+                        url,
                         headers=headers,
-                        data=request.content or None,
+                        data=payload or None,
                         timeout=client_timeout,
                         allow_redirects=False,
                     ) as answer:
@@ -147,7 +221,12 @@ class _AiohttpSender:
                 except (aiohttp.ClientError, OSError, ValueError) as error:
                     # TimeoutError is an OSError; the caller tells the two apart.
                     return error
-            return httpx.Response(status, headers=raw_headers, content=body, request=request)
+            return httpx.Response(
+                status,
+                headers=raw_headers,
+                content=body,
+                request=request if isinstance(request, httpx.Request) else None,
+            )
 
         return await asyncio.gather(*(one(request) for request in requests))
 
@@ -167,7 +246,7 @@ _sender: _AiohttpSender | None = None
 
 
 def send_concurrently(
-    requests: Sequence[httpx.Request],
+    requests: Sequence[httpx.Request | WireRequest],
     *,
     timeout: httpx.Timeout | None = None,
     concurrency: int | None = None,

@@ -373,6 +373,21 @@ def test_rows_claimed_by_another_worker_are_not_sent(provider_sandbox):
     assert run.status == RunStatus.SENDING  # rows still in flight: not complete
 
 
+def test_a_batch_never_claims_the_rows_of_another_run(provider_sandbox):
+    campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "mine"))
+    people(2)
+    run = started_run(campaign)
+    other = started_run(sms_campaign(provider=sandbox_twilio(provider_sandbox, "theirs")))
+
+    report = engine.send_batch(run.pk, queued_ids(other), now=T0)
+
+    assert report.claimed == 0
+    assert provider_sandbox.client.messages() == []
+    assert set(Message.objects.filter(run=other).values_list("status", flat=True)) == {
+        MessageStatus.QUEUED
+    }
+
+
 def test_a_retryable_failure_waits_with_backoff_then_fails_after_the_last_attempt(
     provider_sandbox, settings
 ):

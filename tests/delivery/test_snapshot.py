@@ -189,6 +189,40 @@ def test_push_goes_to_the_last_active_device_or_all_devices():
     }
 
 
+def test_a_large_audience_picks_the_same_last_device_in_one_ordered_pass(monkeypatch):
+    """Above SET_BASED_LAST_DEVICE_FROM the choice is a DISTINCT ON over the device index
+    instead of a probe per profile; it must choose exactly the same devices, ties and
+    unknown activity included."""
+    from apps.delivery import snapshot
+
+    now = timezone.now()
+    expected = {}
+    for n in range(6):
+        person = ProfileFactory(country="FR")
+        DeviceFactory(profile=person, last_active=None)  # unknown activity loses
+        older = DeviceFactory(profile=person, last_active=now - timedelta(days=n + 1))
+        tie = DeviceFactory(profile=person, last_active=now - timedelta(hours=n))
+        newest = DeviceFactory(profile=person, last_active=now - timedelta(hours=n))
+        DeviceFactory(profile=person, push_token=None, last_active=now + timedelta(days=1))
+        expected[person.pk] = max(tie.pk, newest.pk)  # same moment: the later device
+        assert older.pk < expected[person.pk]
+    campaigns = [
+        CampaignFactory(
+            channel="push",
+            status="scheduled",
+            audience_definition=EVERYONE_IN_FRANCE,
+            content={"mode": "single", "variants": [_variant("A", "x")]},
+        )
+        for _ in range(2)
+    ]
+    chosen = []
+    for threshold, campaign in zip((10**9, 0), campaigns, strict=True):
+        monkeypatch.setattr(snapshot, "SET_BASED_LAST_DEVICE_FROM", threshold)
+        run = run_start(_run(campaign))
+        chosen.append(dict(Message.objects.filter(run=run).values_list("profile_id", "device_id")))
+    assert chosen[0] == chosen[1] == expected
+
+
 def test_two_workers_starting_the_same_run_snapshot_it_once():
     _people(3)
     run = _run(_sms_campaign())

@@ -14,7 +14,13 @@ from apps.providers.adapters.base import (
     post_or_retryable,
     request_timeout,
 )
-from apps.providers.http import PROVIDER_HTTP_CLIENTS, basic_auth_header, send_concurrently
+from apps.providers.http import (
+    PROVIDER_HTTP_CLIENTS,
+    basic_auth_header,
+    http_client,
+    send_concurrently,
+    wire_request,
+)
 
 
 def test_request_timeout_follows_the_timeout_setting_and_caps_connecting_at_3_s():
@@ -117,6 +123,33 @@ def test_aiohttp_and_httpx_send_the_same_request(provider_sandbox, monkeypatch):
     body, extra = received["aiohttp"]
     assert body == "Grüße & 100% ✓"
     assert extra["auth_user"] == "ACbase"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"json": {"message": {"token": "t", "title": "Grüße ✓", "n": 3, "ok": True}}},
+        {"data": {"To": "+14155550100", "Body": "a & b = 100% é", "Tag": ["x", "y"], "On": True}},
+        {"content": "plain text body", "headers": {"Content-Type": "text/plain"}},
+        {"json": {"a": 1}, "headers": {"Authorization": "Bearer abc", "User-Agent": "Herald"}},
+    ],
+    ids=["json", "form", "content", "headers-override"],
+)
+def test_a_wire_request_is_byte_for_byte_what_httpx_builds(options):
+    url = "http://127.0.0.1:9/v1/projects/p/messages:send"
+    built = http_client().build_request("POST", url, **options)
+
+    wire = wire_request("POST", url, options)
+
+    assert wire is not None
+    assert (wire.method, wire.url, wire.body) == ("POST", str(built.url), built.content)
+    assert {name.lower(): value for name, value in wire.headers} == dict(
+        (name.lower(), value) for name, value in built.headers.multi_items() if name != "host"
+    )
+
+
+def test_options_a_wire_request_cannot_carry_are_left_to_httpx():
+    assert wire_request("GET", "http://127.0.0.1:9/", {"params": {"q": "1"}}) is None
 
 
 def test_basic_auth_header_is_what_httpx_sends():

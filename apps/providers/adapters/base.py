@@ -15,10 +15,12 @@ import httpx
 
 from apps.providers.http import (
     DEFAULT_TIMEOUT,
+    WireRequest,
     basic_auth_header,
     http_client,
     provider_http_client_name,
     send_concurrently,
+    wire_request,
 )
 
 
@@ -167,7 +169,7 @@ def post_each_or_retryable(
     # A batch mostly repeats one URL and one login: parse and encode each once.
     urls: dict[str, httpx.URL] = {}
     logins: dict[tuple[str, str], str] = {}
-    built: list[httpx.Request | SendResult] = []
+    built: list[httpx.Request | WireRequest | SendResult] = []
     for request in requests:
         options = dict(request.options)
         if (auth := options.pop("auth", None)) is not None:
@@ -175,13 +177,16 @@ def post_each_or_retryable(
             if (login := logins.get(auth)) is None:
                 login = logins[auth] = basic_auth_header(*auth)
             options["headers"] = {**options.get("headers", {}), "Authorization": login}
+        if (wire := wire_request(request.method, request.url, options)) is not None:
+            built.append(wire)
+            continue
         try:
             if (url := urls.get(request.url)) is None:
                 url = urls[request.url] = httpx.URL(request.url)
             built.append(client.build_request(request.method, url, **options))
         except (httpx.HTTPError, httpx.InvalidURL) as error:  # e.g. a malformed base URL
             built.append(_retryable(request.recipient, error))
-    to_send = [item for item in built if isinstance(item, httpx.Request)]
+    to_send = [item for item in built if not isinstance(item, SendResult)]
     answers = iter(
         send_concurrently(to_send, timeout=request_timeout(settings) or DEFAULT_TIMEOUT)
         if to_send
