@@ -142,7 +142,12 @@ def main() -> int:
         workers = _start_workers(args.workers)
         if args.profile_workers:
             spies = _start_spies(workers)
+        cpu_before = _cpu_seconds(workers, sandbox)
         result.update(_fan_out(run, timeout=args.timeout))
+        cpu_after = _cpu_seconds(workers, sandbox)
+        # Where the CPU went while the run was sent: the machine's two cores are shared by
+        # the workers, the sandbox (the providers' side) and PostgreSQL.
+        result["cpu_s"] = {k: round(cpu_after[k] - cpu_before[k], 1) for k in cpu_after}
         result["peak_rss_mb"] = max(_peak_rss_mb(w.pid) for w in workers)
         result.update(_check(sandbox, run))
     finally:
@@ -369,6 +374,38 @@ def _stop(processes: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc/<pid>/stat (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _cpu_seconds(workers: list[subprocess.Popen], sandbox: Sandbox) -> dict[str, float]:
+    """CPU seconds so far of the workers, the sandbox, this process (the snapshot is taken
+    here) and every PostgreSQL process (whatever else the server is doing counts too)."""
+    return {
+        "workers": sum(_process_cpu_seconds(w.pid) for w in workers),
+        "sandbox": _process_cpu_seconds(sandbox.process.pid),
+        "bench_process": _process_cpu_seconds(os.getpid()),
+        "postgres": sum(_process_cpu_seconds(pid) for pid in _postgres_pids()),
+    }
 
 
 def _peak_rss_mb(pid: int) -> float:
