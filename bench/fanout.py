@@ -294,19 +294,14 @@ def _create_run(sandbox: Sandbox):
 
     old = list(Campaign.objects.filter(name=CAMPAIGN_NAME).values_list("pk", flat=True))
     if old:
+        # The bench's own database holds only bench runs: TRUNCATE, not DELETE, so every
+        # run's snapshot writes into an empty table, as the first did. Deleted rows would
+        # leave free space in old pages, and (autovacuum being off on this server) bloat;
+        # either way the next snapshot's timing would depend on how many ran before it.
         with connection.cursor() as cursor:
-            # Raw deletes: the ORM's cascade would load a million Message rows first.
-            cursor.execute(
-                "DELETE FROM delivery_message WHERE run_id IN"
-                " (SELECT id FROM delivery_campaignrun WHERE campaign_id = ANY(%s))",
-                [old],
-            )
+            cursor.execute("TRUNCATE delivery_message")
         CampaignRun.objects.filter(campaign_id__in=old).delete()
         Campaign.objects.filter(pk__in=old).delete()
-        # The dead rows would otherwise bloat the heap and indexes the next snapshot writes
-        # into (this server runs with autovacuum off), and each run would be slower.
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM (ANALYZE) delivery_message")
     provider = _fcm_provider(sandbox.client.url_for(SANDBOX_LABEL))
     now = timezone.now()
     campaign = Campaign.objects.create(

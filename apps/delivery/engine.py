@@ -714,6 +714,19 @@ def _with_campaign_identity(message, campaign, run: CampaignRun, variant: str):
     return replace(message, data=data, options=options)
 
 
+def _batch_fields() -> list[str]:
+    """The Message row, the profile fields a message can be personalised with (its time zone
+    and addresses among them) and the device's address."""
+    from apps.message_templates.personalization import BUILT_IN_FIELDS
+
+    own = [f.name for f in Message._meta.concrete_fields]
+    profile = [f"profile__{attribute}" for _, attribute in BUILT_IN_FIELDS]
+    return [*own, *profile, "profile__properties", "device__push_token", "device__platform"]
+
+
+_BATCH_FIELDS = _batch_fields()
+
+
 def send_batch(run_id: int, message_ids: list[int], *, now: datetime | None = None) -> BatchReport:
     """Send one batch of a run's rows (see the module docstring for the claim)."""
     from apps.campaigns.content import ContentInvalid, MessageRenderer
@@ -743,9 +756,13 @@ def send_batch(run_id: int, message_ids: list[int], *, now: datetime | None = No
     if not claimed:
         run_finish_if_done(run_id, now=now)
         return report
-    # Profiles and devices in the same query as the rows.
+    # Profiles and devices in the same query as the rows, and only what a batch reads of
+    # them (parsing the timestamps it does not read was a tenth of a batch's CPU).
     rows = list(
-        Message.objects.filter(pk__in=claimed).select_related("profile", "device").order_by("id")
+        Message.objects.filter(pk__in=claimed)
+        .select_related("profile", "device")
+        .only(*_BATCH_FIELDS)
+        .order_by("id")
     )
     outcomes: dict[int, Outcome] = {}
     decisions = _decide(campaign, run, rows, now)

@@ -353,18 +353,16 @@ def take_snapshot(run: CampaignRun) -> SnapshotResult:
     else:
         picked, picked_params = _picked_sql(cond, cond_params, campaign, run, allowance)
         sql, params = snapshot_sql(campaign, run, picked, picked_params, set_based=set_based)
-    # The counts come back from the INSERT itself (grouped on the server), not from a second
-    # read of the rows just written.
-    counted = (
-        f"WITH written AS ({sql} RETURNING status) "
-        "SELECT status, count(*) FROM written GROUP BY status"
-    )
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(counted, params)
-        counts = dict(cursor.fetchall())
-    control = counts.get(MessageStatus.CONTROL, 0)
-    recipients = sum(n for status, n in counts.items() if status != MessageStatus.CONTROL)
-    return SnapshotResult(qualified=qualified, recipients=recipients, control=control)
+        cursor.execute(sql, params)
+        written = cursor.rowcount
+    # Without a control group every row written is a recipient: no second read of a million
+    # rows to count them (RETURNING them into a grouped count cost 0.4 s at 1M).
+    if campaign.control_group_percent:
+        control = Message.objects.filter(run=run, status=MessageStatus.CONTROL).count()
+    else:
+        control = 0
+    return SnapshotResult(qualified=qualified, recipients=written - control, control=control)
 
 
 def run_start(run: CampaignRun, *, now: datetime | None = None) -> CampaignRun:

@@ -12,7 +12,9 @@ Two clients, one contract (an `httpx.Response` per request, or the transport exc
   The usual requests (a JSON or form body, headers) are encoded by `wire_request` exactly as
   httpx encodes them — same body bytes, same headers — without building an httpx.Request
   per message, which cost the fan-out as much CPU as rendering the messages; anything else
-  is built by httpx. Responses are httpx.Response either way, so adapters read one type."""
+  is built by httpx. The answer to a wire request is a WireResponse, which offers what the
+  adapters read of an httpx.Response (status, reason, headers, text, json) for less than
+  the httpx.Response did."""
 
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ import atexit
 import base64
 import json as jsonlib
 import os
+import re
 import threading
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +104,61 @@ class WireRequest:
     url: str
     headers: tuple[tuple[str, str], ...]
     body: bytes | None
+
+
+class WireResponse:
+    """The answer to a WireRequest: what adapters read of a response (status_code,
+    reason_phrase, headers, content, text, json()) without an httpx.Response per message.
+    The body is decoded (gzip, deflate) and read as text the way httpx reads it."""
+
+    __slots__ = ("_headers", "_raw_headers", "content", "status_code")
+
+    def __init__(self, status: int, raw_headers: Sequence[tuple[bytes, bytes]], body: bytes):
+        self.status_code = status
+        self._raw_headers = raw_headers
+        self._headers: httpx.Headers | None = None
+        encoding = next(
+            (
+                v.decode("latin-1").lower()
+                for k, v in raw_headers
+                if k.lower() == b"content-encoding"
+            ),
+            "",
+        )
+        if body and encoding in ("gzip", "x-gzip"):
+            body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
+        elif body and encoding == "deflate":
+            try:
+                body = zlib.decompress(body)
+            except zlib.error:
+                body = zlib.decompress(body, -zlib.MAX_WBITS)
+        self.content = body
+
+    @property
+    def headers(self) -> httpx.Headers:
+        if self._headers is None:
+            self._headers = httpx.Headers(list(self._raw_headers))
+        return self._headers
+
+    @property
+    def reason_phrase(self) -> str:
+        return httpx.codes.get_reason_phrase(self.status_code)
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def text(self) -> str:
+        charset = httpx.Headers(list(self._raw_headers)).get("content-type", "")
+        match = re.search(r"charset=([\w.:-]+)", charset, re.IGNORECASE)
+        try:
+            return self.content.decode(match[1] if match else "utf-8", errors="replace")
+        except LookupError:
+            return self.content.decode("utf-8", errors="replace")
+
+    def json(self, **kwargs: Any) -> Any:
+        return jsonlib.loads(self.content, **kwargs)
 
 
 _default_headers: tuple[tuple[str, str], ...] | None = None
@@ -181,7 +240,7 @@ class _AiohttpSender:
         requests: Sequence[httpx.Request | WireRequest],
         timeout: httpx.Timeout,
         concurrency: int,
-    ) -> list[httpx.Response | Exception]:
+    ) -> list[httpx.Response | WireResponse | Exception]:
         return self._run(self._send_all(requests, timeout, concurrency))
 
     async def _send_all(self, requests, timeout: httpx.Timeout, concurrency: int):
@@ -193,7 +252,9 @@ class _AiohttpSender:
             sock_read=timeout.read,
         )
 
-        async def one(request: httpx.Request | WireRequest) -> httpx.Response | Exception:
+        async def one(
+            request: httpx.Request | WireRequest,
+        ) -> httpx.Response | WireResponse | Exception:
             if isinstance(request, WireRequest):
                 url, items, payload = request.url, request.headers, request.body
             else:
@@ -221,12 +282,9 @@ class _AiohttpSender:
                 except (aiohttp.ClientError, OSError, ValueError) as error:
                     # TimeoutError is an OSError; the caller tells the two apart.
                     return error
-            return httpx.Response(
-                status,
-                headers=raw_headers,
-                content=body,
-                request=request if isinstance(request, httpx.Request) else None,
-            )
+            if isinstance(request, WireRequest):
+                return WireResponse(status, raw_headers, body)
+            return httpx.Response(status, headers=raw_headers, content=body, request=request)
 
         return await asyncio.gather(*(one(request) for request in requests))
 
@@ -250,9 +308,10 @@ def send_concurrently(
     *,
     timeout: httpx.Timeout | None = None,
     concurrency: int | None = None,
-) -> list[httpx.Response | Exception]:
+) -> list[httpx.Response | WireResponse | Exception]:
     """Send every request, up to `concurrency` at a time, over the shared aiohttp session.
-    One entry per request, in order: its response (any status), or the exception that
+    One entry per request, in order: its response (any status; a WireResponse for a
+    WireRequest, an httpx.Response for an httpx.Request), or the exception that
     stopped it (a TimeoutError for a timeout, else an aiohttp.ClientError or OSError)."""
     global _sender
     if _sender is None or _sender.pid != os.getpid():

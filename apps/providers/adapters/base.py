@@ -16,6 +16,7 @@ import httpx
 from apps.providers.http import (
     DEFAULT_TIMEOUT,
     WireRequest,
+    WireResponse,
     basic_auth_header,
     http_client,
     provider_http_client_name,
@@ -155,7 +156,7 @@ def _retryable(recipient: str, error: BaseException) -> SendResult:
 
 def post_each_or_retryable(
     requests: list[ProviderRequest], *, settings: dict[str, Any]
-) -> list[httpx.Response | SendResult]:
+) -> list[httpx.Response | WireResponse | SendResult]:
     """A batch's requests, one answer each in order, as `post_or_retryable` gives for one.
     With the aiohttp client (the default) they are in flight together over the shared pool,
     so a batch takes a few round trips instead of one per message; with httpx they go one
