@@ -232,6 +232,15 @@ def provider_sandbox(provider_sandbox_process):
     provider_sandbox_process.client.reset_faults()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_run_bookkeeping_from_earlier_sessions():
+    """The test database starts over every session, so its runs reuse the ids of an earlier
+    session's runs, whose batch counts and progress times are still in the shared Redis."""
+    from apps.delivery.engine import run_bookkeeping_forget
+
+    run_bookkeeping_forget()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_global_limits_cache():
     """The delivery engine keeps Settings → Global limits in a per-process cache for a few

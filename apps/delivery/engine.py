@@ -199,26 +199,67 @@ def _note_progress(run_id: int, now: datetime) -> None:
     cache.set(_progress_key(run_id), now.timestamp(), timeout=7 * 24 * 3600)
 
 
+def run_bookkeeping_forget() -> int:
+    """Delete every run's progress time and batch count from the cache (Redis): for a
+    database that starts over — a test database, a restore — whose new runs would reuse the
+    ids of the old entries. Returns how many keys went."""
+    client_of = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client_of is None:
+        return 0
+    client = client_of(None, write=True)
+    deleted = 0
+    for prefix in (_progress_key(0)[:-1], _batches_key(0)[:-1]):
+        keys = list(client.scan_iter(match=cache.make_key(prefix) + "*", count=1000))
+        if keys:
+            deleted += client.delete(*keys)
+    return deleted
+
+
+def _batches_key(run_id: int) -> str:
+    return f"delivery:run-batches:{run_id}"
+
+
+def _batches_published(run_id: int, count: int) -> None:
+    """Count a run's batches in flight (Redis, atomic): a batch that brings the count to zero
+    is the run's last and checks whether the run is finished."""
+    key = _batches_key(run_id)
+    cache.add(key, 0, timeout=7 * 24 * 3600)
+    cache.incr(key, count)
+
+
+def _batch_was_last(run_id: int) -> bool:
+    """One batch of the run is done; True when no other is known to be in flight (the count
+    reached zero, or it is gone: a batch run twice or a lost cache only costs a check)."""
+    try:
+        return cache.decr(_batches_key(run_id)) <= 0
+    except ValueError:
+        return True
+
+
 def requeue_stale_runs(now: datetime | None = None) -> int:
-    """Runs with QUEUED rows but no batch activity for HERALD_STALE_RUN_S (5 min): their
-    batch tasks were lost (a worker SIGKILLed after taking a task and before claiming its
-    rows leaves that task unacked in Redis until the broker's visibility timeout, an hour).
-    The QUEUED rows are enqueued again; a batch that still turns up later claims nothing.
-    Activity is a timestamp in the cache (set by every batch and every enqueue), so this
-    costs one indexed EXISTS per open run, not a scan of its rows."""
+    """Open runs without batch activity for HERALD_STALE_RUN_S (5 min). With QUEUED rows,
+    their batch tasks were lost (a worker SIGKILLed after taking a task and before claiming
+    its rows leaves that task unacked in Redis until the broker's visibility timeout, an
+    hour): the rows are enqueued again, and a batch that still turns up later claims
+    nothing. Without, the batch that would have finished the run was lost: the run is
+    finished here. Activity is a timestamp in the cache (set by every batch, every enqueue
+    and this check), so a run's rows are looked at once per stale period, not every tick."""
     now = now or timezone.now()
-    queued = Message.objects.filter(run_id=OuterRef("pk"), status=MessageStatus.QUEUED)
     requeued = 0
     for run in CampaignRun.objects.select_related("campaign").filter(
-        Exists(queued), status__in=[RunStatus.SENDING, RunStatus.TESTING]
+        status__in=[RunStatus.SENDING, RunStatus.TESTING]
     ):
         last = cache.get(_progress_key(run.pk))
         if last is None:
             last = (run.started_at or run.created_at).timestamp()
         if now.timestamp() - float(last) < stale_after().total_seconds():
             continue
-        log.warning("run %s made no progress for %s: requeueing its rows", run.pk, stale_after())
-        requeued += enqueue_batches(run, now=now)
+        _note_progress(run.pk, now)
+        if Message.objects.filter(run_id=run.pk, status=MessageStatus.QUEUED).exists():
+            log.warning("run %s made no progress for %s: requeueing", run.pk, stale_after())
+            requeued += enqueue_batches(run, now=now)
+        else:
+            run_finish_if_done(run.pk, now=now)
     return requeued
 
 
@@ -305,14 +346,18 @@ def run_finish_if_done(run_id: int, *, now: datetime | None = None) -> bool:
     """A sending (or testing) run with nothing queued, waiting or in flight → completed;
     then the campaign, if that was its last run. Live runs stay open (triggers add rows)."""
     now = now or timezone.now()
-    pending = Message.objects.filter(
-        run_id=run_id,
-        status__in=[MessageStatus.QUEUED, MessageStatus.WAITING, MessageStatus.SENDING],
+    # Waiting and in-flight rows are found through message_busy_run_idx; queued ones, which
+    # that index leaves out, by a walk of the run's rows — hence the batch count that keeps
+    # this check to the run's last batch.
+    busy = Message.objects.filter(
+        run_id=run_id, status__in=[MessageStatus.WAITING, MessageStatus.SENDING]
     )
+    queued = Message.objects.filter(run_id=run_id, status=MessageStatus.QUEUED)
     done = (
         CampaignRun.objects.filter(pk=run_id, status__in=[RunStatus.SENDING, RunStatus.TESTING])
         .exclude(campaign__campaign_type__in=LIVE_TYPES)
-        .exclude(Exists(pending))
+        .exclude(Exists(busy))
+        .exclude(Exists(queued))
         .update(status=RunStatus.COMPLETED, finished_at=now)
     )
     campaign_id = CampaignRun.objects.filter(pk=run_id).values_list("campaign_id", flat=True)
@@ -388,6 +433,7 @@ def enqueue_batches(
     run_id = run.pk
 
     def publish() -> None:
+        _batches_published(run_id, len(batches))
         for batch in batches:
             tasks.send_batch.apply_async((run_id, batch), queue=queue)
 
@@ -728,10 +774,19 @@ _BATCH_FIELDS = _batch_fields()
 
 
 def send_batch(run_id: int, message_ids: list[int], *, now: datetime | None = None) -> BatchReport:
-    """Send one batch of a run's rows (see the module docstring for the claim)."""
+    """Send one batch of a run's rows (see the module docstring for the claim). The run's
+    last batch in flight then checks whether the run is finished."""
+    now = now or timezone.now()
+    try:
+        return _send_batch(run_id, message_ids, now=now)
+    finally:
+        if _batch_was_last(run_id):
+            run_finish_if_done(run_id, now=now)
+
+
+def _send_batch(run_id: int, message_ids: list[int], *, now: datetime) -> BatchReport:
     from apps.campaigns.content import ContentInvalid, MessageRenderer
 
-    now = now or timezone.now()
     report = BatchReport()
     run = (
         CampaignRun.objects.select_related(
@@ -754,7 +809,6 @@ def send_batch(run_id: int, message_ids: list[int], *, now: datetime | None = No
     report.claimed = len(claimed)
     _note_progress(run_id, timezone.now())
     if not claimed:
-        run_finish_if_done(run_id, now=now)
         return report
     # Profiles and devices in the same query as the rows, and only what a batch reads of
     # them (parsing the timestamps it does not read was a tenth of a batch's CPU).
@@ -826,5 +880,4 @@ def send_batch(run_id: int, message_ids: list[int], *, now: datetime | None = No
             break  # Stop was seen: every remaining row is already skipped
     for outcome in outcomes.values():
         report.counts[outcome.status] = report.counts.get(outcome.status, 0) + 1
-    run_finish_if_done(run_id, now=now)
     return report

@@ -13,6 +13,7 @@ snapshot picks exactly the same people. PostgreSQL only, as the segment compiler
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -329,14 +330,28 @@ def take_snapshot(run: CampaignRun) -> SnapshotResult:
     cond, cond_params = definition_sql(definition, now=run.scheduled_for, tz_name=tz_name)
     cond = cond.replace(PROFILE_ALIAS, _P)  # the compiler's placeholder for the profile row
 
+    audience = f"FROM audience_profile {_P} WHERE ({cond}) AND ({reachable_sql(campaign.channel)})"
+    allowance = remaining_allowance(campaign, run, tz_name=tz_name)
+    plain = allowance is None and _test_share_sql(campaign)[0] == "FALSE"
+    # In the plain case the INSERT's row count is the audience (one row per profile), unless
+    # a safety cap must be checked first or every device of a profile gets a row: there
+    # the audience is counted before anything is written. Otherwise the planner's estimate
+    # is enough to choose how the last device is found.
+    counted = (
+        not plain
+        or bool(campaign.safety_cap)
+        or (campaign.channel == Channel.PUSH and campaign.push_all_devices)
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT count(*) FROM audience_profile {_P} "
-            f"WHERE ({cond}) AND ({reachable_sql(campaign.channel)})",
-            cond_params,
-        )
-        qualified = cursor.fetchone()[0]
-    if campaign.safety_cap and qualified > campaign.safety_cap:
+        if counted:
+            cursor.execute(f"SELECT count(*) {audience}", cond_params)
+            qualified = estimate = cursor.fetchone()[0]
+        else:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 {audience}", cond_params)
+            plan = cursor.fetchone()[0]
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            estimate, qualified = int(plan[0]["Plan"]["Plan Rows"]), None
+    if qualified is not None and campaign.safety_cap and qualified > campaign.safety_cap:
         reason = (
             f"The audience ({qualified:,}) is above the safety cap ({campaign.safety_cap:,}); "
             "nothing was sent."
@@ -344,11 +359,12 @@ def take_snapshot(run: CampaignRun) -> SnapshotResult:
         return SnapshotResult(qualified=qualified, recipients=0, control=0, refused_reason=reason)
     if Message.objects.filter(run=run).exists():
         recipients, control = _counts(run)
+        if qualified is None:
+            qualified = recipients + control
         return SnapshotResult(qualified=qualified, recipients=recipients, control=control)
 
-    set_based = qualified >= SET_BASED_LAST_DEVICE_FROM
-    allowance = remaining_allowance(campaign, run, tz_name=tz_name)
-    if allowance is None and _test_share_sql(campaign)[0] == "FALSE":
+    set_based = estimate >= SET_BASED_LAST_DEVICE_FROM
+    if plain:
         sql, params = _plain_snapshot_sql(campaign, run, cond, cond_params, set_based=set_based)
     else:
         picked, picked_params = _picked_sql(cond, cond_params, campaign, run, allowance)
@@ -362,6 +378,8 @@ def take_snapshot(run: CampaignRun) -> SnapshotResult:
         control = Message.objects.filter(run=run, status=MessageStatus.CONTROL).count()
     else:
         control = 0
+    if qualified is None:
+        qualified = written
     return SnapshotResult(qualified=qualified, recipients=written - control, control=control)
 
 

@@ -606,6 +606,59 @@ def test_a_run_whose_batches_were_lost_is_requeued_after_the_stale_period(
     assert published == [("send_batch", (run.pk, queued_ids(run)), "bulk")]
 
 
+def test_only_the_runs_last_batch_in_flight_checks_whether_the_run_is_finished(
+    provider_sandbox, published, django_capture_on_commit_callbacks, monkeypatch, settings
+):
+    settings.HERALD_BATCH_SIZE = 2
+    campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "last"), next_run_at=None)
+    people(4)
+    run = started_run(campaign)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert engine.enqueue_batches(run) == 2
+    checks = []
+    finish = engine.run_finish_if_done
+    monkeypatch.setattr(
+        engine,
+        "run_finish_if_done",
+        lambda run_id, **kw: checks.append(run_id) or finish(run_id, **kw),
+    )
+    (_, first, _), (_, second, _) = published
+
+    engine.send_batch(*first, now=T0)
+    assert checks == []  # another batch is in flight: no walk of the run's rows
+    run.refresh_from_db()
+    assert run.status == RunStatus.SENDING
+
+    engine.send_batch(*second, now=T0)
+    assert checks == [run.pk]
+    run.refresh_from_db()
+    assert run.status == RunStatus.COMPLETED
+    assert len(provider_sandbox.client.messages()) == 4
+
+
+def test_a_run_whose_last_batch_was_lost_is_finished_after_the_stale_period(
+    provider_sandbox, published, django_capture_on_commit_callbacks
+):
+    campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "lost"), next_run_at=None)
+    people(2)
+    run = started_run(campaign)
+    now = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.enqueue_batches(run, now=now)
+    engine._batches_published(run.pk, 1)  # a second batch that will never arrive
+    [(_, args, _)] = published
+    engine.send_batch(*args, now=now)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SENDING  # it waits for the batch it still counts
+
+    assert engine.requeue_stale_runs(now + timedelta(seconds=30)) == 0
+    run.refresh_from_db()
+    assert run.status == RunStatus.SENDING
+    assert engine.requeue_stale_runs(now + engine.stale_after() + timedelta(seconds=1)) == 0
+    run.refresh_from_db()
+    assert run.status == RunStatus.COMPLETED
+
+
 def test_a_pending_run_whose_task_was_lost_is_published_again(
     published, django_capture_on_commit_callbacks
 ):
