@@ -2,6 +2,7 @@
 the action is allowed from, then check the row count), so two people pressing Stop, or Stop
 racing the engine's own status change, can never both win or resurrect a campaign."""
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from apps.audience.models import Profile
+from apps.core.roles import Role
 from apps.delivery import live
 from apps.delivery.messages import email_message, push_message, sms_message
 from apps.delivery.models import CampaignRun
@@ -26,6 +28,8 @@ from apps.providers.groups import group_send_sms
 from apps.providers.models import Channel, Provider, ProviderGroup
 
 from .models import Campaign, CampaignStatus, CampaignType, WizardStep
+
+log = logging.getLogger(__name__)
 
 
 class CampaignActionRefused(Exception):
@@ -390,7 +394,54 @@ def campaign_safety_hold(
         )
     )
     # No live.index_bump(): only past-behaviour campaigns have a safety cap.
+    if held:
+        transaction.on_commit(lambda: campaign_safety_hold_alert(campaign_id))
     return bool(held)
+
+
+def campaign_safety_hold_alert(campaign_id: int) -> int:
+    """E-mail the campaign's creator that the safety check held it (the spec: "the campaign
+    creator receives an email alert for further action"); a campaign without a creator with
+    an address (one created through the API) alerts the Admins. Sent through Django's mail
+    settings (HERALD_EMAIL_URL); a mail server that fails is logged, never raised into the
+    run that was refused. Returns how many messages went."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.mail import send_mail
+    from django.urls import reverse
+
+    campaign = Campaign.objects.select_related("created_by").filter(pk=campaign_id).first()
+    if campaign is None or campaign.safety_held_at is None:
+        return 0
+    creator = campaign.created_by
+    if creator is not None and creator.email and creator.is_active:
+        recipients = [creator.email]
+    else:
+        recipients = list(
+            get_user_model()
+            .objects.filter(role=Role.ADMIN, is_active=True)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+    if not recipients:
+        return 0
+    link = settings.HERALD_BASE_URL.rstrip("/") + reverse("campaigns:detail", args=[campaign.pk])
+    body = (
+        f'The safety check held the campaign "{campaign.name}": nothing was sent.\n\n'
+        f"{campaign.safety_hold_reason}\n\n"
+        "Raise the safety cap or narrow the audience, then schedule the campaign again:\n"
+        f"{link}\n"
+    )
+    try:
+        return send_mail(
+            f'Herald: "{campaign.name}" was held by the safety check',
+            body,
+            None,  # DEFAULT_FROM_EMAIL
+            recipients,
+        )
+    except Exception:  # a mail server's failure must not fail the run task
+        log.exception("safety-check alert for campaign %s could not be sent", campaign_id)
+        return 0
 
 
 # --- Test sends (the wizard's Test step) ---------------------------------------------------

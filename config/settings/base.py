@@ -122,6 +122,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CSV_IMPORT_MAX_BYTES = env.int("HERALD_CSV_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 
+# --- Mail (Herald's own alerts to its users, e.g. a campaign held by the safety check) -------
+# HERALD_EMAIL_URL: smtp://user:password@host:587 (django-environ's email URL); without it the
+# alerts go to the process's log (console backend).
+vars().update(env.email_url("HERALD_EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("HERALD_FROM_EMAIL", default="Herald <herald@localhost>")
+# Where users open Herald, for links in those alerts.
+HERALD_BASE_URL = env("HERALD_BASE_URL", default="http://127.0.0.1:8000")
+
 # --- Redis, cache and Celery -------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:

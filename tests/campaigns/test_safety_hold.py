@@ -20,8 +20,10 @@ from apps.campaigns.services import (
     campaign_safety_hold,
     campaign_schedule,
 )
+from apps.core.roles import Role
 from apps.delivery.models import CampaignRun, RunStatus
 from apps.providers.services import provider_create
+from tests.accounts.factories import UserFactory
 from tests.campaigns.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +109,38 @@ def test_a_hold_sends_the_campaign_back_to_draft_marked_with_what_the_check_saw(
     assert (campaign.safety_hold_audience, campaign.safety_hold_cap) == (5000, 1000)
     assert campaign.next_run_at is None and campaign.scheduled_at is None
     assert campaign.wizard_step == WizardStep.SCHEDULE  # the overview stays reachable
+
+
+def test_a_hold_emails_the_campaigns_creator_once_with_the_reason_and_a_link(
+    mailoutbox, django_capture_on_commit_callbacks, settings
+):
+    settings.HERALD_BASE_URL = "https://herald.example.com/"
+    creator = UserFactory(email="maria@example.com")
+    campaign = _running(created_by=creator)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _hold(campaign)
+        assert not _hold(campaign)  # a redelivered refusal: no second alert
+
+    [mail] = mailoutbox
+    assert mail.to == ["maria@example.com"]
+    assert mail.subject == 'Herald: "Coupon blast" was held by the safety check'
+    assert REASON in mail.body
+    assert f"https://herald.example.com/campaigns/{campaign.pk}/" in mail.body
+
+
+def test_a_campaign_without_a_creator_to_mail_alerts_the_admins(
+    mailoutbox, django_capture_on_commit_callbacks
+):
+    UserFactory(email="admin@example.com", role=Role.ADMIN)
+    UserFactory(email="quiet@example.com", role=Role.ADMIN, is_active=False)
+    UserFactory(email="marketer@example.com", role=Role.MARKETER)
+    campaign = _running(created_by=UserFactory(email=""))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _hold(campaign)
+
+    assert [mail.to for mail in mailoutbox] == [["admin@example.com"]]
 
 
 def test_a_hold_is_set_once():
