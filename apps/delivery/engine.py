@@ -65,6 +65,7 @@ from django.utils import timezone
 from apps.campaigns.models import LIVE_TYPES, Campaign, CampaignStatus
 from apps.providers.models import Channel, Provider, ProviderGroup
 
+from . import policies, throttle
 from .messages import email_message, push_message, sms_message
 from .models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 
@@ -572,65 +573,34 @@ def _record(outcomes: dict[int, Outcome]) -> int:
         return cursor.rowcount
 
 
-def _policies():
-    """The POLICY helper's module, when it is there (plain import guard)."""
-    try:
-        from . import policies
-    except ImportError:
-        return None
-    return policies
-
-
-def _throttle():
-    try:
-        from . import throttle
-    except ImportError:
-        return None
-    return throttle
-
-
 def _stopped(campaign_id: int) -> bool:
     return Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.STOPPED).exists()
 
 
 def _decide(campaign: Campaign, run: CampaignRun, rows: list[Message], now: datetime) -> dict:
-    """message id → (action, reason, release_at) from policies.decide; all "send" without
-    the module."""
-    policies = _policies()
-    if policies is None or not hasattr(policies, "decide"):
-        return {}
-    limits = policies.global_limits() if hasattr(policies, "global_limits") else None
+    """message id → (action, reason, release_at): cut-off, time zones, DND, frequency caps
+    (policies.decide, one query for the whole batch)."""
     decisions = policies.decide(
         campaign,
         [
             {
                 "message_id": row.pk,
                 "profile_id": row.profile_id,
-                "timezone": getattr(row.profile, "timezone", "") or "",
+                "timezone": row.profile.timezone or "",
                 "run_scheduled_for": run.scheduled_for,
             }
             for row in rows
         ],
         now=now,
-        limits=limits,
+        limits=policies.global_limits(),
     )
     return {d.message_id: (d.action, d.reason, d.release_at) for d in decisions}
 
 
 def _throttle_rates(campaign: Campaign) -> list[tuple[str, int]]:
-    """(bucket key, messages per minute) this campaign's sends draw from: the POLICY
-    module's throttle_rates (campaign and channel buckets) when there, else the campaign's
-    own rate; [] without the throttle module."""
-    if _throttle() is None:
-        return []
-    policies = _policies()
-    if policies is not None and hasattr(policies, "throttle_rates"):
-        return list(policies.throttle_rates(campaign, policies.global_limits()))
-    delivery = campaign.delivery if isinstance(campaign.delivery, dict) else {}
-    own = delivery.get("throttle_per_minute")
-    if isinstance(own, int) and not isinstance(own, bool) and own > 0:
-        return [(f"campaign:{campaign.pk}", own)]
-    return []
+    """(bucket key, messages per minute) this campaign's sends draw from: its own and its
+    channel's buckets (policies.throttle_rates)."""
+    return list(policies.throttle_rates(campaign, policies.global_limits()))
 
 
 def _throttle_chunk(rates: list[tuple[str, int]]) -> int:
@@ -701,8 +671,7 @@ def _send_chunk(
     """Take throttle tokens, check Stop, send one chunk; its rows' outcomes."""
     from apps.providers.adapters.base import SendStatus
 
-    throttle = _throttle()
-    if rates and throttle is not None:
+    if rates:
         wait = max(float(throttle.acquire(key, len(chunk), rate) or 0.0) for key, rate in rates)
         if wait > 0:
             # The tokens are reserved; stretch the claim's lease over the wait so beat does

@@ -21,7 +21,7 @@ class RunStatus(models.TextChoices):
     TESTING = "testing", "A/B test running"  # test share sent, the rest waits for the winner
     COMPLETED = "completed", "Completed"
     STOPPED = "stopped", "Stopped"
-    REFUSED = "refused", "Refused by the safety check"
+    REFUSED = "refused", "Refused"  # by the safety check, or unable to start (the reason says)
 
 
 class CampaignRun(models.Model):

@@ -5,7 +5,6 @@ The worker end to end is in test_engine_worker.py, the SIGKILL test in test_cras
 
 from __future__ import annotations
 
-import sys
 import types
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +12,6 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-import apps.delivery
 from apps.campaigns.models import CampaignStatus
 from apps.campaigns.services import campaign_stop
 from apps.delivery import engine
@@ -452,7 +450,7 @@ def test_a_template_that_does_not_render_fails_the_row(provider_sandbox):
 
 
 def test_policy_decisions_skip_and_delay_rows(provider_sandbox, monkeypatch):
-    """With apps.delivery.policies present, its decisions are applied per row."""
+    """The policies' decision for each row is applied to it."""
     campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "solo"))
     skip, wait, send = people(3)
     run = started_run(campaign)
@@ -472,9 +470,7 @@ def test_policy_decisions_skip_and_delay_rows(provider_sandbox, monkeypatch):
             for row in rows
         ]
 
-    fake = types.SimpleNamespace(decide=decide, global_limits=lambda: None)
-    monkeypatch.setattr(apps.delivery, "policies", fake, raising=False)
-    monkeypatch.setitem(sys.modules, "apps.delivery.policies", fake)
+    monkeypatch.setattr(engine.policies, "decide", decide)
 
     engine.send_batch(run.pk, queued_ids(run), now=T0)
     rows = {m.profile_id: m for m in Message.objects.filter(run=run)}
@@ -493,9 +489,9 @@ def test_throttle_tokens_are_taken_for_the_rows_to_send(provider_sandbox, monkey
     people(3)
     run = started_run(campaign)
     asked: list[tuple] = []
-    fake = types.SimpleNamespace(acquire=lambda key, n, rate: asked.append((key, n, rate)) or 0.0)
-    monkeypatch.setattr(apps.delivery, "throttle", fake, raising=False)
-    monkeypatch.setitem(sys.modules, "apps.delivery.throttle", fake)
+    monkeypatch.setattr(
+        engine.throttle, "acquire", lambda key, n, rate: asked.append((key, n, rate)) or 0.0
+    )
     engine.send_batch(run.pk, queued_ids(run), now=T0)
     assert asked == [(f"campaign:{campaign.pk}", 3, 600)]
     assert Message.objects.filter(run=run, status=MessageStatus.SENT).count() == 3
@@ -819,9 +815,7 @@ def test_a_throttled_batch_sends_in_chunks_and_sees_stop_between_them(
             campaign_stop(campaign=campaign)  # pressed while the first chunk was out
         return 0.0
 
-    fake = types.SimpleNamespace(acquire=acquire)
-    monkeypatch.setattr(apps.delivery, "throttle", fake, raising=False)
-    monkeypatch.setitem(sys.modules, "apps.delivery.throttle", fake)
+    monkeypatch.setattr(engine.throttle, "acquire", acquire)
     engine.send_batch(run.pk, queued_ids(run), now=T0)
 
     assert asked == [2, 2]

@@ -228,8 +228,8 @@ def test_a_refused_run_shows_the_safety_check_reason(viewer_client):
         campaign, RunStatus.REFUSED, qualified=5000, recipients=0, control=0, refused_reason=reason
     )
     html = _detail(viewer_client, campaign)
-    assert "<strong>Refused by the safety check:</strong> " + reason in html
-    history_row = f'<td colspan="7"><small>Refused by the safety check: {reason}</small></td>'
+    assert "<strong>Refused:</strong> " + reason in html
+    history_row = f'<td colspan="7"><small>Refused: {reason}</small></td>'
     assert history_row in html  # and in the run history
     assert 'data-polling="off"' in html
 
