@@ -15,9 +15,11 @@ through real Celery workers.
    process, the production setting: prefetch 1, acks_late) and waits until they answer a ping,
    so their start-up is not timed.
 4. snapshot_s: `snapshot.run_start` of the run alone (one INSERT … SELECT of its Message
-   rows), in this process. Then `engine.enqueue_batches` publishes the send_batch tasks and the
-   clock runs until no row of the run is QUEUED or SENDING. messages_per_s is SENT rows over
-   the seconds from the start of run_start to that moment (snapshot included: end to end).
+   rows), in this process. Then `engine.fan_out` does what the run task does next (ANALYZE
+   after a large snapshot, publish the send_batch tasks) and the clock runs until the engine
+   completes the run. messages_per_s is SENT rows over the seconds from the start of
+   run_start to that moment (snapshot included: end to end). cpu_s: CPU seconds of the
+   workers, the sandbox, this process and PostgreSQL over the same time.
 5. peak_rss_mb: the highest VmHWM of the worker processes (/proc/<pid>/status; the solo pool
    sends in the worker's main process). lost: rows not SENT + run recipients the sandbox did not
    record; duplicates: recipient tokens the sandbox recorded more than once.
@@ -26,10 +28,13 @@ With --profile-workers (py-spy must be on PATH or in .venv/bin; it is not a requ
 worker is recorded with `py-spy record --format raw` and the top functions (own and total
 samples) go to stderr and var/bench-fanout-profile-<pid>.txt.
 
-Measured here (2 cores, 1,000,000 profiles, --analyze, 2026-11-23): snapshot_s 23.2,
-1,426 messages/s end to end, peak RSS 118 MB per worker, 0 lost, 0 duplicates. Without
---analyze the claims are planned on the never-analysed table (autovacuum is off on this
-server) and walk the run's whole (run_id, status) index: about 115 messages/s at 1M.
+Measured here (2 cores, 1,000,000 profiles, 2 workers, 2026-11-23 20:06): snapshot_s 5.12,
+3,101 messages/s end to end, peak RSS 121 MB per worker, 0 lost, 0 duplicates; CPU: workers
+349 s, sandbox 155 s. `--snapshot-only` five times: 4.48, 4.83, 4.59, 5.48, 5.16 s (the
+INSERT of a million rows is bound by PostgreSQL's WAL: ~280 MB of it per snapshot).
+
+With --snapshot-only the snapshot is timed alone (no workers). Each run TRUNCATEs the
+previous run's rows first: the bench's database holds only bench runs.
 
 Progress goes to stderr; the LAST line on stdout is one JSON object with snapshot_s,
 messages_per_s, peak_rss_mb, lost and duplicates (and context). Exit code 1 when anything was
