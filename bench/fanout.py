@@ -28,10 +28,10 @@ With --profile-workers (py-spy must be on PATH or in .venv/bin; it is not a requ
 worker is recorded with `py-spy record --format raw` and the top functions (own and total
 samples) go to stderr and var/bench-fanout-profile-<pid>.txt.
 
-Measured here (2 cores, 1,000,000 profiles, 2 workers, 2026-11-23 20:06): snapshot_s 5.12,
-3,101 messages/s end to end, peak RSS 121 MB per worker, 0 lost, 0 duplicates; CPU: workers
-349 s, sandbox 155 s. `--snapshot-only` five times: 4.48, 4.83, 4.59, 5.48, 5.16 s (the
-INSERT of a million rows is bound by PostgreSQL's WAL: ~280 MB of it per snapshot).
+Measured here (2 cores, 1,000,000 profiles, 2 workers, 2026-11-23 20:20): snapshot_s 4.21,
+3,177 messages/s end to end, peak RSS 121 MB per worker, 0 lost, 0 duplicates; CPU: workers
+344 s, sandbox 152 s. `--snapshot-only` five times: 4.22, 3.45, 3.61, 3.62, 3.94 s (the
+INSERT of a million rows is bound by PostgreSQL writing its WAL, ~280 MB per snapshot).
 
 With --snapshot-only the snapshot is timed alone (no workers). Each run TRUNCATEs the
 previous run's rows first: the bench's database holds only bench runs.
