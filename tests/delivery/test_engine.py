@@ -19,7 +19,7 @@ from apps.delivery import tasks as delivery_tasks
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 from apps.providers.services import provider_create
 from tests.audience.factories import ProfileFactory
-from tests.campaigns.factories import CampaignFactory
+from tests.campaigns.factories import CampaignFactory, recurring_when
 from tests.providers.factories import sandbox_twilio
 
 pytestmark = pytest.mark.django_db
@@ -175,18 +175,7 @@ def test_several_dates_run_one_after_the_other():
 
 
 def _recurring(**recurring) -> dict:
-    return {
-        "type": "recurring",
-        "recurring": {
-            "every": 1,
-            "unit": "days",
-            "weekdays": [],
-            "time": "10:00",
-            "start": "2030-03-04",
-            "end": {"kind": "never", "on": None, "after": None},
-            **recurring,
-        },
-    }
+    return recurring_when("2030-03-04", **recurring)
 
 
 def test_a_recurring_series_moves_to_the_next_day_and_skips_missed_ones():

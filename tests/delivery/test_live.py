@@ -14,6 +14,7 @@ from config.celery_app import app as celery_app
 from tests.api.helpers import upload
 from tests.audience.factories import DeviceFactory, EventFactory, ProfileFactory
 from tests.campaigns.factories import CampaignFactory
+from tests.delivery.factories import inaction_trigger
 
 pytestmark = pytest.mark.django_db
 
@@ -417,14 +418,7 @@ def test_an_upload_without_live_events_enqueues_nothing(
 
 
 def _abandoned_cart(**when):
-    trigger = {
-        "type": "inaction",
-        "event": CART,
-        "properties": [],
-        "not_event": BOUGHT,
-        "not_properties": [],
-        "within_minutes": 10,
-    }
+    trigger = inaction_trigger(CART, BOUGHT, minutes=10)
     return _live_campaign(trigger, when={"inaction_minutes": 10, **when})
 
 

@@ -16,6 +16,7 @@ from apps.delivery.models import Message, MessageStatus, SkipReason
 from tests.api.helpers import upload
 from tests.audience.factories import ProfileFactory
 from tests.campaigns.factories import CampaignFactory
+from tests.delivery.factories import inaction_trigger
 from tests.delivery.test_engine_worker import queue_length, wait_for
 from tests.delivery.test_live import BOUGHT, CART, _event, _live_campaign, _person
 from tests.providers.factories import sandbox_twilio
@@ -70,14 +71,7 @@ def test_an_uploaded_event_becomes_a_waiting_row_through_the_worker(
 
 
 def _abandoned_cart(provider):
-    trigger = {
-        "type": "inaction",
-        "event": CART,
-        "properties": [],
-        "not_event": BOUGHT,
-        "not_properties": [],
-        "within_minutes": INACTION_MINUTES,
-    }
+    trigger = inaction_trigger(CART, BOUGHT, minutes=INACTION_MINUTES)
     return _live_campaign(trigger, when={"inaction_minutes": INACTION_MINUTES}, provider=provider)
 
 

@@ -28,7 +28,7 @@ from apps.campaigns.models import Campaign, CampaignStatus, WizardStep
 from apps.campaigns.services import campaign_schedule
 from apps.delivery import tasks
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus
-from tests.campaigns.factories import CampaignFactory
+from tests.campaigns.factories import CampaignFactory, recurring_when
 from tests.delivery.test_engine import AUDIENCE, people, sms_content
 from tests.providers.factories import sandbox_twilio
 
@@ -116,18 +116,7 @@ def scheduled_campaign(provider, campaign_type: str, when: dict) -> Campaign:
 
 
 def recurring(**series) -> dict:
-    return {
-        "type": "recurring",
-        "recurring": {
-            "every": 1,
-            "unit": "days",
-            "weekdays": [],
-            "time": "10:00",
-            "start": MON.isoformat(),
-            "end": {"kind": "never", "on": None, "after": None},
-            **series,
-        },
-    }
+    return recurring_when(series.pop("start", MON.isoformat()), **series)
 
 
 def runs_of(campaign: Campaign) -> list[CampaignRun]:
