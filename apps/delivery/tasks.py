@@ -2,17 +2,16 @@
 the other delivery modules), which the tests call directly with an explicit `now`.
 
 Every task is safe to run twice (acks_late + reject_on_worker_lost redeliver after a crash):
-see engine.py's docstring. None of them waits with a countdown or an ETA. Functions of
-modules other helpers write (winner.py, live.py) are imported inside the task body, so a
-module that is not there yet never breaks importing this one."""
+see engine.py's docstring. None of them waits with a countdown or an ETA."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from celery import Task, shared_task
+from django.utils import timezone
 
-from . import engine
+from . import engine, live, winner
 
 
 def _routed(queue: str) -> type[Task]:
@@ -58,20 +57,12 @@ def send_batch(run_id: int, message_ids: list[int]) -> dict:
 @shared_task(name="delivery.choose_winners", base=DEFAULT)
 def choose_winners() -> int:
     """Beat, every 30 s: A/B runs whose test window passed get their winner."""
-    from django.utils import timezone
-
-    from . import winner
-
     return winner.choose_winners(timezone.now())
 
 
 @shared_task(name="delivery.live_date_due", base=TRIGGERS)
 def live_date_due() -> int:
     """Beat, every 15 min: "on a date/time" live campaigns (idempotent per day)."""
-    from django.utils import timezone
-
-    from . import live
-
     return live.live_date_due(timezone.now())
 
 
@@ -79,6 +70,4 @@ def live_date_due() -> int:
 def live_events_stored(event_ids: list[int]) -> None:
     """Called by the Upload API's ingest after commit: match stored events to live
     campaigns."""
-    from . import live
-
     live.events_stored(event_ids)
