@@ -260,31 +260,19 @@ def _ensure_seeded(database_url: str, *, profiles: int, reseed: bool) -> dict:
 
 
 def _fcm_provider(base_url: str):
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     from apps.providers.models import Provider
-    from apps.providers.services import provider_create
+    from apps.providers.services import provider_create, throwaway_fcm_service_account
 
     Provider.objects.filter(channel="push", nickname=PROVIDER_NICKNAME).delete()
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+    account = throwaway_fcm_service_account(
+        token_uri=base_url + "/token", project_id="herald-bench"
     )
-    account = {
-        "type": "service_account",
-        "project_id": "herald-bench",
-        "client_email": "fcm@herald-bench.iam.gserviceaccount.com",
-        "private_key": key.decode(),
-        "token_uri": base_url + "/token",
-    }
     return provider_create(
         channel="push",
         kind="fcm",
         nickname=PROVIDER_NICKNAME,
         base_url=base_url,
-        credentials={"service_account": json.dumps(account)},
+        credentials={"service_account": account},
         settings={"project_id": "herald-bench"},
     )
 

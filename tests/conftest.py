@@ -2,7 +2,6 @@
 Celery worker process running against the test database and Redis."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from apps.core.roles import Role
 from apps.providers.sandbox.client import SandboxClient
 from config.celery_app import app as celery_app
 from tests.accounts.factories import UserFactory
+from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -163,12 +163,6 @@ def _database_url_for_test_db() -> str:
     return f"postgres://{s.get('USER') or 'postgres'}{password}@{host}:{port}/{s['NAME']}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ProviderSandbox:
     """A running `provider_sandbox` process: point a provider at `url_for(label)`."""
 
@@ -186,7 +180,7 @@ class ProviderSandbox:
 @pytest.fixture(scope="session")
 def provider_sandbox_process():
     """One sandbox process for the whole run, on free loopback ports."""
-    port, smtp_port = _free_port(), _free_port()
+    port, smtp_port = free_port(), free_port()
     process = subprocess.Popen(
         [
             sys.executable,

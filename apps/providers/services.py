@@ -271,7 +271,7 @@ def demo_providers_ensure() -> None:
             "FCM (sandbox)",
             "fcm",
             lambda: {
-                "service_account": _throwaway_fcm_service_account(token_uri=f"{sandbox}/fcm/token")
+                "service_account": throwaway_fcm_service_account(token_uri=f"{sandbox}/fcm/token")
             },
             {"project_id": "herald-demo"},
         ),
@@ -311,9 +311,10 @@ def demo_providers_ensure() -> None:
         )
 
 
-def _throwaway_fcm_service_account(*, token_uri: str) -> str:
-    """A throwaway service account: the sandbox checks the JWT's claims, not its signature,
-    so a freshly generated key is all the demo needs (and nothing real is ever stored)."""
+def throwaway_fcm_service_account(*, token_uri: str, project_id: str = "herald-demo") -> str:
+    """A throwaway FCM service account (JSON) whose token requests go to `token_uri`: the
+    sandbox checks the JWT's claims, not its signature, so a freshly generated key is all the
+    demo, the tests and the benchmark need (and nothing real is ever stored)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -326,8 +327,8 @@ def _throwaway_fcm_service_account(*, token_uri: str) -> str:
     return json.dumps(
         {
             "type": "service_account",
-            "project_id": "herald-demo",
-            "client_email": "herald-demo@herald-demo.iam.gserviceaccount.com",
+            "project_id": project_id,
+            "client_email": f"herald@{project_id}.iam.gserviceaccount.com",
             "private_key": pem,
             "token_uri": token_uri,
         }

@@ -2,11 +2,7 @@
 provider or its failover group, rendered for each recipient; what the page shows about each
 answer; field errors; the empty state; Skip test."""
 
-import json
-
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.cache import cache
 from django.urls import reverse
 from django.utils.html import escape
@@ -17,7 +13,7 @@ from apps.providers.adapters import fcm as fcm_module
 from apps.providers.services import provider_create, provider_group_save
 from tests.audience.factories import DeviceFactory, ProfileFactory
 from tests.campaigns.factories import CampaignFactory
-from tests.providers.factories import sandbox_twilio
+from tests.providers.factories import sandbox_fcm, sandbox_twilio
 
 pytestmark = pytest.mark.django_db
 
@@ -247,27 +243,7 @@ def test_only_the_chosen_variant_is_sent(htmx_client, provider_sandbox, ann):
 def test_a_push_test_goes_to_every_device_token_of_the_test_profile(
     htmx_client, provider_sandbox, ann
 ):
-    base_url = provider_sandbox.url_for("fcm-test")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    account = {
-        "type": "service_account",
-        "project_id": "herald-demo",
-        "client_email": "fcm-test@herald-demo.iam.gserviceaccount.com",
-        "private_key": key.decode(),
-        "token_uri": base_url + "/token",
-    }
-    provider = provider_create(
-        channel="push",
-        kind="fcm",
-        nickname="FCM",
-        base_url=base_url,
-        credentials={"service_account": json.dumps(account)},
-        settings={"project_id": "herald-demo"},
-    )
+    provider = sandbox_fcm(provider_sandbox, "fcm-test")
     phone = DeviceFactory(profile=ann, push_token="tok-phone_" + "a" * 40)
     tablet = DeviceFactory(profile=ann, push_token="tok-tablet_" + "b" * 40)
     DeviceFactory(profile=ann, push_token=None)

@@ -4,7 +4,6 @@ foreground process (the Procfile under honcho). Boots it for real and talks to i
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,16 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.net import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -31,9 +26,9 @@ def embedded_env(tmp_path):
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.local",
         HERALD_VAR_DIR=str(tmp_path / "var"),
-        HERALD_PORT=str(_free_port()),
-        HERALD_SANDBOX_PORT=str(_free_port()),
-        HERALD_SANDBOX_SMTP_PORT=str(_free_port()),
+        HERALD_PORT=str(free_port()),
+        HERALD_SANDBOX_PORT=str(free_port()),
+        HERALD_SANDBOX_SMTP_PORT=str(free_port()),
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
     )
     return env

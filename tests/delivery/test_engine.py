@@ -20,7 +20,7 @@ from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus,
 from apps.providers.services import provider_create
 from tests.audience.factories import ProfileFactory
 from tests.campaigns.factories import CampaignFactory, recurring_when
-from tests.providers.factories import sandbox_twilio
+from tests.providers.factories import sandbox_fcm, sandbox_twilio
 
 pytestmark = pytest.mark.django_db
 
@@ -676,38 +676,6 @@ def test_a_campaign_with_an_occurrence_left_is_not_completed_by_its_run(provider
 # --- other channels -----------------------------------------------------------------------------
 
 
-def _fcm(sandbox, label: str):
-    import json
-
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    from apps.providers.adapters import fcm as fcm_module
-
-    fcm_module._token_cache.clear()
-    base_url = sandbox.url_for(label)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    account = {
-        "type": "service_account",
-        "project_id": "herald-demo",
-        "client_email": "fcm@herald-demo.iam.gserviceaccount.com",
-        "private_key": key.decode(),
-        "token_uri": base_url + "/token",
-    }
-    return provider_create(
-        channel="push",
-        kind="fcm",
-        nickname=label.title(),
-        base_url=base_url,
-        credentials={"service_account": json.dumps(account)},
-        settings={"project_id": "herald-demo"},
-    )
-
-
 def test_a_push_run_to_all_devices_sends_one_message_per_device(provider_sandbox):
     from tests.audience.factories import DeviceFactory
 
@@ -716,7 +684,7 @@ def test_a_push_run_to_all_devices_sends_one_message_per_device(provider_sandbox
     tablet = DeviceFactory(profile=ann, push_token="tok-tablet_" + "b" * 40)
     campaign = sms_campaign(
         channel="push",
-        provider=_fcm(provider_sandbox, "fcm-engine"),
+        provider=sandbox_fcm(provider_sandbox, "fcm-engine"),
         push_all_devices=True,
         delivery={"push_ttl_hours": 2},
         content={

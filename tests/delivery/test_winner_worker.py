@@ -23,9 +23,9 @@ from apps.delivery import tasks
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus
 from tests.api.helpers import upload
 from tests.audience.factories import DeviceFactory, ProfileFactory
-from tests.delivery.test_engine import _fcm, sms_campaign
+from tests.delivery.test_engine import sms_campaign
 from tests.delivery.test_engine_worker import wait_for
-from tests.providers.factories import sandbox_twilio
+from tests.providers.factories import sandbox_fcm, sandbox_twilio
 
 WINDOW_HOURS = 2
 TEST_SHARE = 8  # people: four get A, four get B
@@ -72,7 +72,7 @@ def _click(identity: str, ts: float, push_data: dict) -> dict:
 def test_an_ab_push_test_share_is_clicked_and_the_rest_receives_the_winner(
     delivery_worker, provider_sandbox, client, api_headers
 ):
-    provider = _fcm(provider_sandbox, "ab-fcm")
+    provider = sandbox_fcm(provider_sandbox, "ab-fcm")
     for i in range(AUDIENCE_SIZE):
         DeviceFactory(profile=ProfileFactory(country="FR", name=f"P{i}"))
     owner = {d.push_token: d.profile for d in Device.objects.select_related("profile")}

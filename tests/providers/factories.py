@@ -1,5 +1,6 @@
+from apps.providers.adapters import fcm as fcm_module
 from apps.providers.models import Provider
-from apps.providers.services import provider_create
+from apps.providers.services import provider_create, throwaway_fcm_service_account
 
 
 def sandbox_twilio(sandbox, label: str) -> Provider:
@@ -12,4 +13,21 @@ def sandbox_twilio(sandbox, label: str) -> Provider:
         base_url=sandbox.url_for(label),
         credentials={"account_sid": f"AC{label}", "auth_token": "token"},
         settings={"from_number": "+15550000000"},
+    )
+
+
+def sandbox_fcm(sandbox, label: str) -> Provider:
+    """An FCM provider on the test sandbox under `label`, with a throwaway service account
+    whose tokens the sandbox issues; the process's cached access tokens are dropped first."""
+    fcm_module._token_cache.clear()
+    base_url = sandbox.url_for(label)
+    return provider_create(
+        channel="push",
+        kind="fcm",
+        nickname=label.title(),
+        base_url=base_url,
+        credentials={
+            "service_account": throwaway_fcm_service_account(token_uri=base_url + "/token")
+        },
+        settings={"project_id": "herald-demo"},
     )

@@ -13,7 +13,7 @@ import pytest
 from apps.providers.sandbox.server import create_app, start_http
 from apps.providers.sandbox.state import SandboxState
 from apps.providers.sandbox.wire.base import Delivery, Wire, WireReply
-from tests.conftest import _free_port
+from tests.net import free_port
 
 
 class EchoWire(Wire):
@@ -197,7 +197,7 @@ def test_a_wire_answers_in_its_format_and_its_deliveries_are_recorded():
 
     async def scenario():
         state = SandboxState()
-        port = _free_port()
+        port = free_port()
         runner = await start_http(
             create_app(state=state, wires=[EchoWire()]), host="127.0.0.1", port=port
         )

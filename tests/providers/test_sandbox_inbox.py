@@ -6,7 +6,7 @@ from email.message import EmailMessage
 import pytest
 from django.urls import NoReverseMatch, reverse
 
-from tests.conftest import _free_port
+from tests.net import free_port
 
 
 def _inbox_url(name: str = "inbox") -> str:
@@ -94,7 +94,7 @@ def test_clearing_the_inbox_empties_the_sandbox(admin_client, sandbox_for_pages)
 
 
 def test_the_inbox_says_when_the_sandbox_is_not_running(admin_client, settings):
-    settings.PROVIDER_SANDBOX_PORT = _free_port()  # nothing listens there
+    settings.PROVIDER_SANDBOX_PORT = free_port()  # nothing listens there
 
     page = admin_client.get(_inbox_url())
     cleared = admin_client.post(_inbox_url("clear"), follow=True)
