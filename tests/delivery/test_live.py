@@ -12,14 +12,18 @@ from apps.delivery import engine, live
 from apps.delivery.models import CampaignRun, Message, MessageStatus
 from config.celery_app import app as celery_app
 from tests.api.helpers import upload
-from tests.audience.factories import DeviceFactory, EventFactory, ProfileFactory
-from tests.campaigns.factories import CampaignFactory
-from tests.delivery.factories import inaction_trigger
+from tests.audience.factories import DeviceFactory, EventFactory
+from tests.delivery.factories import (
+    BOUGHT,
+    CART,
+    inaction_trigger,
+    live_campaign,
+    live_event,
+    live_person,
+    wall,
+)
 
 pytestmark = pytest.mark.django_db
-
-CART = "Added to cart"
-BOUGHT = "Charged"
 
 
 @pytest.fixture(autouse=True)
@@ -34,65 +38,13 @@ def _fresh_index_and_eager_tasks():
     live.index_forget()
 
 
-def _wall(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
-
-
-def _live_campaign(live_definition: dict, *, when: dict | None = None, **fields):
-    now = timezone.now()
-    campaign_type = {
-        "action": "live_action",
-        "inaction": "live_inaction",
-        "date_property": "live_date",
-    }[live_definition["type"]]
-    live_when = {
-        "start": _wall(now - timedelta(days=3)),
-        "end": None,
-        "delay_minutes": 0,
-        "per_user": None,
-        **(when or {}),
-    }
-    defaults = {
-        "channel": "sms",
-        "campaign_type": campaign_type,
-        "status": "scheduled",
-        "audience_definition": {
-            "version": 1,
-            "kind": "live",
-            "live": live_definition,
-            "profile": [{"name": "country", "operator": "equals", "value": "FR"}],
-        },
-        "when": {"type": "live", "live": live_when},
-        "content": {
-            "mode": "single",
-            "variants": [{"key": "A", "name": "A", "message": {"body": "Hi {{Event.Item}}"}}],
-        },
-    }
-    return CampaignFactory(**{**defaults, **fields})
-
-
 def _cart_campaign(**kwargs):
     trigger = {
         "type": "action",
         "event": CART,
         "properties": [{"name": "Amount", "operator": "greater_than", "value": 100}],
     }
-    return _live_campaign(trigger, **kwargs)
-
-
-def _person(identity: str = "jane", **fields):
-    defaults = {"identity": identity, "phone": "+33612345678", "country": "FR"}
-    return ProfileFactory(**{**defaults, **fields})
-
-
-def _event(identity: str, name: str, ts: datetime, **properties) -> dict:
-    return {
-        "type": "event",
-        "identity": identity,
-        "ts": int(ts.timestamp()),
-        "evtName": name,
-        "evtData": properties,
-    }
+    return live_campaign(trigger, **kwargs)
 
 
 def _upload(client, headers, records, capture):
@@ -113,12 +65,12 @@ def test_a_single_action_makes_one_waiting_row_after_the_delay_with_the_event_pr
     client, api_headers, django_capture_on_commit_callbacks
 ):
     campaign = _cart_campaign(when={"delay_minutes": 30})
-    jane = _person()
+    jane = live_person()
     ts = _a_minute_ago()
     _upload(
         client,
         api_headers,
-        [_event("jane", CART, ts, Amount=150, Item="Watch")],
+        [live_event("jane", CART, ts, Amount=150, Item="Watch")],
         django_capture_on_commit_callbacks,
     )
 
@@ -136,13 +88,13 @@ def test_an_event_whose_properties_do_not_match_makes_no_row(
     client, api_headers, django_capture_on_commit_callbacks
 ):
     campaign = _cart_campaign()
-    _person()
+    live_person()
     _upload(
         client,
         api_headers,
         [
-            _event("jane", CART, _a_minute_ago(), Amount=99),
-            _event("jane", "Viewed", _a_minute_ago()),
+            live_event("jane", CART, _a_minute_ago(), Amount=99),
+            live_event("jane", "Viewed", _a_minute_ago()),
         ],
         django_capture_on_commit_callbacks,
     )
@@ -153,15 +105,15 @@ def test_a_profile_outside_the_filters_or_unreachable_gets_no_row(
     client, api_headers, django_capture_on_commit_callbacks
 ):
     campaign = _cart_campaign()
-    _person("hans", country="DE")
-    _person("pierre", sms_unsubscribed=True)
-    _person("marie", phone="")
-    _person("jane")
+    live_person("hans", country="DE")
+    live_person("pierre", sms_unsubscribed=True)
+    live_person("marie", phone="")
+    live_person("jane")
     ts = _a_minute_ago()
     _upload(
         client,
         api_headers,
-        [_event(who, CART, ts, Amount=500) for who in ("hans", "pierre", "marie", "jane")],
+        [live_event(who, CART, ts, Amount=500) for who in ("hans", "pierre", "marie", "jane")],
         django_capture_on_commit_callbacks,
     )
     rows = Message.objects.filter(run__campaign=campaign)
@@ -172,13 +124,13 @@ def test_the_per_user_limit_allows_one_message_a_day(
     client, api_headers, django_capture_on_commit_callbacks
 ):
     campaign = _cart_campaign(when={"per_user": {"limit": 1, "per": "day"}})
-    jane = _person()
+    jane = live_person()
     ts = _a_minute_ago()
     for minutes in (0, 1):
         _upload(
             client,
             api_headers,
-            [_event("jane", CART, ts - timedelta(minutes=minutes), Amount=200)],
+            [live_event("jane", CART, ts - timedelta(minutes=minutes), Amount=200)],
             django_capture_on_commit_callbacks,
         )
     rows = Message.objects.filter(run__campaign=campaign, profile_id=jane.pk)
@@ -189,19 +141,19 @@ def test_the_per_user_limit_for_the_whole_campaign_skips_a_trigger_on_the_next_d
     client, api_headers, django_capture_on_commit_callbacks
 ):
     campaign = _cart_campaign(when={"per_user": {"limit": 1, "per": "campaign"}})
-    jane = _person()
+    jane = live_person()
     today = _a_minute_ago()
     yesterday = today - timedelta(days=1)
     _upload(
         client,
         api_headers,
-        [_event("jane", CART, yesterday, Amount=200)],
+        [live_event("jane", CART, yesterday, Amount=200)],
         django_capture_on_commit_callbacks,
     )
     _upload(
         client,
         api_headers,
-        [_event("jane", CART, today, Amount=200)],
+        [live_event("jane", CART, today, Amount=200)],
         django_capture_on_commit_callbacks,
     )
     rows = {
@@ -221,13 +173,13 @@ def test_without_a_limit_another_day_triggers_again(
 ):
     campaign = _cart_campaign()
     today = _a_minute_ago()
-    _person()
+    live_person()
     _upload(
         client,
         api_headers,
         [
-            _event("jane", CART, today - timedelta(days=1), Amount=200),
-            _event("jane", CART, today, Amount=200),
+            live_event("jane", CART, today - timedelta(days=1), Amount=200),
+            live_event("jane", CART, today, Amount=200),
         ],
         django_capture_on_commit_callbacks,
     )
@@ -241,21 +193,21 @@ def test_the_daily_limit_reaches_the_first_people_to_trigger(
     campaign = _cart_campaign(limit_daily=2)
     ts = _a_minute_ago()
     for i, who in enumerate(("ann", "bob", "cat")):
-        _person(who, phone=f"+3361234567{i}")
+        live_person(who, phone=f"+3361234567{i}")
     _upload(
         client,
         api_headers,
         [
-            _event(who, CART, ts - timedelta(seconds=i), Amount=200)
+            live_event(who, CART, ts - timedelta(seconds=i), Amount=200)
             for i, who in enumerate(("ann", "bob", "cat"))
         ],
         django_capture_on_commit_callbacks,
     )
-    _person("dan", phone="+33612345679")
+    live_person("dan", phone="+33612345679")
     _upload(
         client,
         api_headers,
-        [_event("dan", CART, ts, Amount=200)],
+        [live_event("dan", CART, ts, Amount=200)],
         django_capture_on_commit_callbacks,
     )
     reached = Message.objects.filter(run__campaign=campaign).values_list(
@@ -271,17 +223,17 @@ def test_the_overall_limit_counts_the_people_of_earlier_days(
     ts = _a_minute_ago()
     people = ("ann", "bob", "cat", "dan")
     for i, who in enumerate(people):
-        _person(who, phone=f"+3361234567{i}")
+        live_person(who, phone=f"+3361234567{i}")
     _upload(
         client,
         api_headers,
-        [_event(who, CART, ts - timedelta(days=1), Amount=200) for who in people[:2]],
+        [live_event(who, CART, ts - timedelta(days=1), Amount=200) for who in people[:2]],
         django_capture_on_commit_callbacks,
     )
     _upload(
         client,
         api_headers,
-        [_event(who, CART, ts, Amount=200) for who in people[2:]],
+        [live_event(who, CART, ts, Amount=200) for who in people[2:]],
         django_capture_on_commit_callbacks,
     )
     assert Message.objects.filter(run__campaign=campaign).count() == 3
@@ -292,13 +244,13 @@ def test_a_push_trigger_goes_to_the_last_active_device_and_control_gets_nothing(
 ):
     push = _cart_campaign(channel="push")
     control = _cart_campaign(channel="push", control_group_percent=100)
-    jane = _person()
+    jane = live_person()
     DeviceFactory(profile=jane, last_active=timezone.now() - timedelta(days=2))
     recent = DeviceFactory(profile=jane)
     _upload(
         client,
         api_headers,
-        [_event("jane", CART, _a_minute_ago(), Amount=200)],
+        [live_event("jane", CART, _a_minute_ago(), Amount=200)],
         django_capture_on_commit_callbacks,
     )
     row = Message.objects.get(run__campaign=push)
@@ -316,11 +268,11 @@ def test_live_ab_content_splits_triggers_between_the_variants(
         "ab": {"size_kind": "percent", "size": 20, "window_hours": 2},
     }
     campaign = _cart_campaign(content=content)
-    people = [_person(f"p{i}", phone=f"+336100000{i:02d}") for i in range(40)]
+    people = [live_person(f"p{i}", phone=f"+336100000{i:02d}") for i in range(40)]
     _upload(
         client,
         api_headers,
-        [_event(p.identity, CART, _a_minute_ago(), Amount=200) for p in people],
+        [live_event(p.identity, CART, _a_minute_ago(), Amount=200) for p in people],
         django_capture_on_commit_callbacks,
     )
     variants = Counter(
@@ -332,10 +284,10 @@ def test_live_ab_content_splits_triggers_between_the_variants(
 @pytest.mark.parametrize(
     "window",
     [
-        {"start": _wall(timezone.now() + timedelta(hours=2))},  # not started yet
+        {"start": wall(timezone.now() + timedelta(hours=2))},  # not started yet
         {  # already over
-            "start": _wall(timezone.now() - timedelta(days=3)),
-            "end": _wall(timezone.now() - timedelta(hours=2)),
+            "start": wall(timezone.now() - timedelta(days=3)),
+            "end": wall(timezone.now() - timedelta(hours=2)),
         },
     ],
 )
@@ -343,11 +295,11 @@ def test_an_event_outside_the_start_and_end_makes_no_row(
     window, client, api_headers, django_capture_on_commit_callbacks
 ):
     campaign = _cart_campaign(when=window)
-    _person()
+    live_person()
     _upload(
         client,
         api_headers,
-        [_event("jane", CART, _a_minute_ago(), Amount=200)],
+        [live_event("jane", CART, _a_minute_ago(), Amount=200)],
         django_capture_on_commit_callbacks,
     )
     assert not Message.objects.filter(run__campaign=campaign).exists()
@@ -358,11 +310,11 @@ def test_a_draft_or_stopped_live_campaign_does_not_trigger(
 ):
     _cart_campaign(status="draft")
     _cart_campaign(status="stopped")
-    _person()
+    live_person()
     _upload(
         client,
         api_headers,
-        [_event("jane", CART, _a_minute_ago(), Amount=200)],
+        [live_event("jane", CART, _a_minute_ago(), Amount=200)],
         django_capture_on_commit_callbacks,
     )
     assert not Message.objects.exists()
@@ -372,12 +324,12 @@ def test_the_index_forgets_a_stopped_campaign(
     client, api_headers, django_capture_on_commit_callbacks
 ):
     campaign = _cart_campaign()
-    _person()
+    live_person()
     ts = _a_minute_ago()
     _upload(
         client,
         api_headers,
-        [_event("jane", CART, ts - timedelta(days=1), Amount=200)],
+        [live_event("jane", CART, ts - timedelta(days=1), Amount=200)],
         django_capture_on_commit_callbacks,
     )
     assert CART in live.live_index()
@@ -386,7 +338,7 @@ def test_the_index_forgets_a_stopped_campaign(
     _upload(
         client,
         api_headers,
-        [_event("jane", CART, ts, Amount=200)],
+        [live_event("jane", CART, ts, Amount=200)],
         django_capture_on_commit_callbacks,
     )
     assert Message.objects.filter(run__campaign=campaign).count() == 1  # only yesterday's
@@ -402,13 +354,13 @@ def test_an_upload_without_live_events_enqueues_nothing(
     client, api_headers, django_capture_on_commit_callbacks, monkeypatch
 ):
     _cart_campaign()
-    _person()
+    live_person()
     called = []
     monkeypatch.setattr(live, "events_stored", lambda ids, **kw: called.append(ids))
     _upload(
         client,
         api_headers,
-        [_event("jane", "App Launched", _a_minute_ago())],
+        [live_event("jane", "App Launched", _a_minute_ago())],
         django_capture_on_commit_callbacks,
     )
     assert called == []
@@ -419,16 +371,16 @@ def test_an_upload_without_live_events_enqueues_nothing(
 
 def _abandoned_cart(**when):
     trigger = inaction_trigger(CART, BOUGHT, minutes=10)
-    return _live_campaign(trigger, when={"inaction_minutes": 10, **when})
+    return live_campaign(trigger, when={"inaction_minutes": 10, **when})
 
 
 def test_inaction_without_the_follow_up_is_released_when_the_window_closes(
     client, api_headers, django_capture_on_commit_callbacks
 ):
     campaign = _abandoned_cart()
-    _person()
+    live_person()
     ts = _a_minute_ago()
-    _upload(client, api_headers, [_event("jane", CART, ts)], django_capture_on_commit_callbacks)
+    _upload(client, api_headers, [live_event("jane", CART, ts)], django_capture_on_commit_callbacks)
     row = Message.objects.get(run__campaign=campaign)
     assert (row.status, row.release_at) == (MessageStatus.WAITING, ts + timedelta(minutes=10))
 
@@ -444,19 +396,19 @@ def test_the_follow_up_within_the_window_cancels_the_pending_row(
     client, api_headers, django_capture_on_commit_callbacks
 ):
     campaign = _abandoned_cart()
-    _person()
-    _person("hans")
+    live_person()
+    live_person("hans")
     ts = _a_minute_ago() - timedelta(minutes=5)
     _upload(
         client,
         api_headers,
-        [_event("jane", CART, ts), _event("hans", CART, ts)],
+        [live_event("jane", CART, ts), live_event("hans", CART, ts)],
         django_capture_on_commit_callbacks,
     )
     _upload(
         client,
         api_headers,
-        [_event("jane", BOUGHT, ts + timedelta(minutes=4))],
+        [live_event("jane", BOUGHT, ts + timedelta(minutes=4))],
         django_capture_on_commit_callbacks,
     )
     rows = {
@@ -473,13 +425,13 @@ def test_a_follow_up_after_the_window_closed_cancels_nothing(
     client, api_headers, django_capture_on_commit_callbacks
 ):
     campaign = _abandoned_cart(delay_minutes=30)  # the window closed; the send is delayed
-    _person()
+    live_person()
     ts = _a_minute_ago() - timedelta(minutes=20)
-    _upload(client, api_headers, [_event("jane", CART, ts)], django_capture_on_commit_callbacks)
+    _upload(client, api_headers, [live_event("jane", CART, ts)], django_capture_on_commit_callbacks)
     _upload(
         client,
         api_headers,
-        [_event("jane", BOUGHT, ts + timedelta(minutes=15))],
+        [live_event("jane", BOUGHT, ts + timedelta(minutes=15))],
         django_capture_on_commit_callbacks,
     )
     row = Message.objects.get(run__campaign=campaign)
@@ -490,19 +442,21 @@ def test_the_follow_up_in_the_same_upload_cancels_and_a_new_trigger_rearms(
     client, api_headers, django_capture_on_commit_callbacks
 ):
     campaign = _abandoned_cart()
-    _person()
+    live_person()
     ts = _a_minute_ago() - timedelta(minutes=30)
     _upload(
         client,
         api_headers,
-        [_event("jane", CART, ts), _event("jane", BOUGHT, ts + timedelta(minutes=2))],
+        [live_event("jane", CART, ts), live_event("jane", BOUGHT, ts + timedelta(minutes=2))],
         django_capture_on_commit_callbacks,
     )
     row = Message.objects.get(run__campaign=campaign)
     assert (row.status, row.reason) == (MessageStatus.SKIPPED, "trigger_cancelled")
 
     again = ts + timedelta(minutes=20)
-    _upload(client, api_headers, [_event("jane", CART, again)], django_capture_on_commit_callbacks)
+    _upload(
+        client, api_headers, [live_event("jane", CART, again)], django_capture_on_commit_callbacks
+    )
     row.refresh_from_db()
     assert (row.status, row.reason) == (MessageStatus.WAITING, "")
     assert row.release_at == again + timedelta(minutes=10)
@@ -519,7 +473,7 @@ def _travel_reminder(direction: str = "before", amount: int = 1, start_time: str
         "offset": {"direction": direction, "amount": amount, "unit": "days"},
     }
     start = (timezone.now() - timedelta(days=3)).strftime("%Y-%m-%d") + "T" + start_time
-    return _live_campaign(
+    return live_campaign(
         trigger,
         when={
             "start": start,
@@ -531,8 +485,8 @@ def _travel_reminder(direction: str = "before", amount: int = 1, start_time: str
 def test_the_date_job_picks_the_profiles_whose_date_is_due_today():
     campaign = _travel_reminder("before", 1)
     now = datetime(2030, 6, 10, 6, 0, tzinfo=UTC)
-    due, later, past = _person("due"), _person("later"), _person("past")
-    elsewhere, broken = _person("elsewhere", country="DE"), _person("broken")
+    due, later, past = live_person("due"), live_person("later"), live_person("past")
+    elsewhere, broken = live_person("elsewhere", country="DE"), live_person("broken")
     EventFactory(profile=due, name="Flight booked", properties={"Departure": "2030-06-11"})
     EventFactory(profile=later, name="Flight booked", properties={"Departure": "2030-06-12"})
     EventFactory(profile=past, name="Flight booked", properties={"Departure": "2030-06-10"})
@@ -554,7 +508,7 @@ def test_the_date_job_picks_the_profiles_whose_date_is_due_today():
 def test_the_date_job_shifts_a_date_and_time_by_the_offset():
     campaign = _travel_reminder("after", 2)
     now = datetime(2030, 6, 10, 6, 0, tzinfo=UTC)
-    back = _person("back")
+    back = live_person("back")
     EventFactory(
         profile=back, name="Flight booked", properties={"Departure": "2030-06-08T17:45:00Z"}
     )
@@ -567,7 +521,7 @@ def test_the_date_job_shifts_a_date_and_time_by_the_offset():
 def test_the_date_job_reads_clevertap_epoch_dates():
     campaign = _travel_reminder("before", 1)
     now = datetime(2030, 6, 10, 6, 0, tzinfo=UTC)
-    due, later = _person("due"), _person("later")
+    due, later = live_person("due"), live_person("later")
     departure = int(datetime(2030, 6, 11, 8, 0, tzinfo=UTC).timestamp())
     EventFactory(profile=due, name="Flight booked", properties={"Departure": f"$D_{departure}"})
     EventFactory(
@@ -582,7 +536,9 @@ def test_the_date_job_reads_clevertap_epoch_dates():
 def test_the_date_job_ignores_stopped_campaigns():
     campaign = _travel_reminder()
     campaign_stop(campaign=campaign)
-    EventFactory(profile=_person(), name="Flight booked", properties={"Departure": "2030-06-11"})
+    EventFactory(
+        profile=live_person(), name="Flight booked", properties={"Departure": "2030-06-11"}
+    )
     assert live.live_date_due(datetime(2030, 6, 10, 6, 0, tzinfo=UTC)) == 0
 
 
@@ -591,7 +547,7 @@ def test_the_date_job_ignores_stopped_campaigns():
 
 def _cart_events(n: int, start: int) -> list[int]:
     ts = _a_minute_ago()
-    people = [_person(f"p{start + i}", phone=f"+336{start + i:08d}") for i in range(n)]
+    people = [live_person(f"p{start + i}", phone=f"+336{start + i:08d}") for i in range(n)]
     return [
         EventFactory(profile=p, name=CART, ts=ts, properties={"Amount": 150 + i}).pk
         for i, p in enumerate(people)

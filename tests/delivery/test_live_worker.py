@@ -16,9 +16,15 @@ from apps.delivery.models import Message, MessageStatus, SkipReason
 from tests.api.helpers import upload
 from tests.audience.factories import ProfileFactory
 from tests.campaigns.factories import CampaignFactory
-from tests.delivery.factories import inaction_trigger
+from tests.delivery.factories import (
+    BOUGHT,
+    CART,
+    inaction_trigger,
+    live_campaign,
+    live_event,
+    live_person,
+)
 from tests.delivery.test_engine_worker import queue_length, wait_for
-from tests.delivery.test_live import BOUGHT, CART, _event, _live_campaign, _person
 from tests.providers.factories import sandbox_twilio
 
 INACTION_MINUTES = 10
@@ -72,7 +78,7 @@ def test_an_uploaded_event_becomes_a_waiting_row_through_the_worker(
 
 def _abandoned_cart(provider):
     trigger = inaction_trigger(CART, BOUGHT, minutes=INACTION_MINUTES)
-    return _live_campaign(trigger, when={"inaction_minutes": INACTION_MINUTES}, provider=provider)
+    return live_campaign(trigger, when={"inaction_minutes": INACTION_MINUTES}, provider=provider)
 
 
 def _a_minute_ago() -> datetime:
@@ -84,9 +90,9 @@ def test_inaction_without_the_follow_up_is_sent_by_the_worker_once_the_window_cl
     client, api_headers, delivery_worker, provider_sandbox
 ):
     campaign = _abandoned_cart(sandbox_twilio(provider_sandbox, "inaction"))
-    jane = _person()
+    jane = live_person()
     ts = _a_minute_ago()
-    _uploaded(client, api_headers, [_event("jane", CART, ts, Item="Watch")])
+    _uploaded(client, api_headers, [live_event("jane", CART, ts, Item="Watch")])
 
     (row,) = wait_for(
         lambda: list(Message.objects.filter(run__campaign=campaign)), what="the pending row"
@@ -111,14 +117,14 @@ def test_the_follow_up_event_cancels_the_pending_message_so_nothing_arrives(
     client, api_headers, delivery_worker, provider_sandbox
 ):
     campaign = _abandoned_cart(sandbox_twilio(provider_sandbox, "cancelled"))
-    jane = _person("jane", phone="+33600000001")
-    hans = _person("hans", phone="+33600000002")  # carts too, never buys: his message leaves
+    jane = live_person("jane", phone="+33600000001")
+    hans = live_person("hans", phone="+33600000002")  # carts too, never buys: his message leaves
     ts = _a_minute_ago() - timedelta(minutes=1)
-    _uploaded(client, api_headers, [_event("jane", CART, ts), _event("hans", CART, ts)])
+    _uploaded(client, api_headers, [live_event("jane", CART, ts), live_event("hans", CART, ts)])
     rows = Message.objects.filter(run__campaign=campaign)
     wait_for(lambda: rows.filter(status=MessageStatus.WAITING).count() == 2, what="two rows")
 
-    _uploaded(client, api_headers, [_event("jane", BOUGHT, ts + timedelta(minutes=1))])
+    _uploaded(client, api_headers, [live_event("jane", BOUGHT, ts + timedelta(minutes=1))])
     wait_for(
         lambda: rows.filter(profile=jane, status=MessageStatus.SKIPPED).exists(),
         what="the follow-up to cancel jane's row",
@@ -153,7 +159,7 @@ def test_the_daily_date_job_finds_the_due_profile_and_the_worker_sends_it(
         "offset": offset,
     }
     start = (timezone.now() - timedelta(days=3)).strftime("%Y-%m-%d") + "T09:30"
-    campaign = _live_campaign(
+    campaign = live_campaign(
         trigger,
         when={"start": start, "date_offset": offset},
         provider=sandbox_twilio(provider_sandbox, "dates"),
@@ -168,15 +174,15 @@ def test_the_daily_date_job_finds_the_due_profile_and_the_worker_sends_it(
             ],
         },
     )
-    due = _person("due", phone="+33600000001")
-    _person("later", phone="+33600000002")
+    due = live_person("due", phone="+33600000001")
+    live_person("later", phone="+33600000002")
     booked = _a_minute_ago()
     _uploaded(
         client,
         api_headers,
         [
-            _event("due", "Flight booked", booked, Departure="2030-06-11"),
-            _event("later", "Flight booked", booked, Departure="2030-06-12"),
+            live_event("due", "Flight booked", booked, Departure="2030-06-11"),
+            live_event("later", "Flight booked", booked, Departure="2030-06-12"),
         ],
     )
 
