@@ -56,12 +56,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sandbox_process import Sandbox, log  # noqa: E402  (needs ROOT on the path)
+from bench.database import (  # noqa: E402  (needs ROOT on the path)
+    database_ensure,
+    seed_marker_read,
+    seed_marker_write,
+)
+from bench.sandbox_process import Sandbox, log  # noqa: E402
 
 PYTHON = sys.executable
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/herald_bench_fanout"
@@ -111,7 +115,7 @@ def main() -> int:
     os.environ.setdefault("HERALD_LOG_LEVEL", "WARNING")
     if args.batch_size:
         os.environ["HERALD_BATCH_SIZE"] = str(args.batch_size)
-    _ensure_database(database_url)
+    database_ensure(database_url)
 
     import django
 
@@ -172,30 +176,10 @@ def main() -> int:
 # --- database and seed ----------------------------------------------------------------------
 
 
-def _ensure_database(database_url: str) -> None:
-    params = conninfo_to_dict(database_url)
-    name = params.pop("dbname")
-    with psycopg.connect(**params, dbname="postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            log(f"creating database {name}")
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _seed_marker(conn: psycopg.Connection) -> dict:
-    row = conn.execute(
-        "SELECT shobj_description(oid, 'pg_database') FROM pg_database"
-        " WHERE datname = current_database()"
-    ).fetchone()
-    try:
-        return json.loads(row[0]) if row and row[0] else {}
-    except ValueError:
-        return {}
-
-
 def _ensure_seeded(database_url: str, *, profiles: int, reseed: bool) -> dict:
     """N profiles with one Android FCM device each, unless the database already holds them."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        marker = _seed_marker(conn)
+        marker = seed_marker_read(conn)
         count = conn.execute("SELECT count(*) FROM audience_profile").fetchone()[0]
         if (
             not reseed
@@ -251,10 +235,7 @@ def _ensure_seeded(database_url: str, *, profiles: int, reseed: bool) -> dict:
             "seed_seconds": round(time.monotonic() - started, 1),
             "seeded_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds"),
         }
-        comment = json.dumps(marker).replace("'", "''")
-        conn.execute(
-            f"COMMENT ON DATABASE \"{conninfo_to_dict(database_url)['dbname']}\" IS '{comment}'"
-        )
+        seed_marker_write(database_url, marker)
         log(f"seeded in {marker['seed_seconds']} s")
         return marker
 

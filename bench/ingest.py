@@ -22,7 +22,6 @@ import os
 import queue
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -35,6 +34,10 @@ import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.sandbox_process import free_port, log  # noqa: E402  (needs ROOT on the path)
+
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
@@ -84,10 +87,6 @@ EVENT_SHAPES = (
     ),
     ("Searched", 10, lambda r: {"Query": r.choice(["shoes", "gift", "sale", "watch"])}),
 )
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def main() -> int:
@@ -235,14 +234,8 @@ class Server:
         log(f"gunicorn stopped (exit code {self.process.returncode}; log {self.log_path})")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _start_gunicorn(env: dict) -> Server:
-    port = _free_port()
+    port = free_port()
     log_path = ROOT / "var" / "bench-gunicorn.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_file = log_path.open("w")

@@ -46,12 +46,11 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sandbox_process import Sandbox, log  # noqa: E402  (needs ROOT on the path)
+from bench.database import database_ensure  # noqa: E402  (needs ROOT on the path)
+from bench.sandbox_process import Sandbox, log  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/herald_bench_providers"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/4"
@@ -104,7 +103,7 @@ def main() -> int:
     os.environ["HERALD_PROVIDER_HTTP_CLIENT"] = args.client
     os.environ["HERALD_PROVIDER_HTTP_CONCURRENCY"] = str(args.http_concurrency)
     os.environ.setdefault("HERALD_LOG_LEVEL", "WARNING")
-    _ensure_database(os.environ["DATABASE_URL"])
+    database_ensure(os.environ["DATABASE_URL"])
 
     import django
 
@@ -149,26 +148,6 @@ def main() -> int:
 
 
 # --- database ---------------------------------------------------------------------------------
-
-
-def _ensure_database(url: str) -> None:
-    """Create the benchmark database when it does not exist (migrate fills it)."""
-    import psycopg
-
-    parsed = httpx.URL(url)
-    name = parsed.path.lstrip("/")
-    options = {
-        "host": parsed.host or "127.0.0.1",
-        "port": parsed.port or 5432,
-        "user": parsed.username or "postgres",
-    }
-    if parsed.password:
-        options["password"] = parsed.password
-    with psycopg.connect(**options, dbname="postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            log(f"creating database {name}")
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _create_group(sandbox: Sandbox) -> tuple[int, dict[str, str]]:

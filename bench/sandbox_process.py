@@ -1,5 +1,5 @@
-"""What the benchmarks share: their log line, and a provider sandbox of their own in a
-subprocess on free loopback ports (bench/providers.py, bench/fanout.py)."""
+"""What the benchmarks share: their log line, a free loopback port, and a provider sandbox of
+their own in a subprocess on free loopback ports (bench/providers.py, bench/fanout.py)."""
 
 from __future__ import annotations
 

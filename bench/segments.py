@@ -44,9 +44,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.database import (  # noqa: E402  (needs ROOT on the path)
+    database_ensure,
+    seed_marker_read,
+    seed_marker_write,
+)
+from bench.sandbox_process import log  # noqa: E402
+
 PYTHON = sys.executable
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/herald_bench_segments"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -147,10 +155,6 @@ DEFINITIONS: dict[str, dict] = {
 }
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profiles", type=int, default=1_000_000)
@@ -188,7 +192,7 @@ def main() -> int:
     elif cold_method == "drop-caches" and not _can_drop_caches():
         raise SystemExit("--cold drop-caches: /proc/sys/vm/drop_caches is not writable here")
 
-    _ensure_database(args.database_url)
+    database_ensure(args.database_url)
     _manage(env, "migrate", "--noinput", "-v", "0")
     seeded = _ensure_seeded(
         env, args.database_url, profiles=args.profiles, reseed=args.reseed,
@@ -243,21 +247,6 @@ def main() -> int:
 # --- the database and its seed ---------------------------------------------------------------
 
 
-def _server_conninfo(database_url: str) -> tuple[dict, str]:
-    params = conninfo_to_dict(database_url)
-    dbname = params.pop("dbname")
-    return params, dbname
-
-
-def _ensure_database(database_url: str) -> None:
-    params, dbname = _server_conninfo(database_url)
-    with psycopg.connect(**params, dbname="postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
-        if not exists:
-            log(f"creating database {dbname}")
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-
-
 def _manage(env: dict, *arguments: str) -> list[str]:
     """Run a manage.py command; its output lines are returned (and echoed to stderr)."""
     process = subprocess.Popen(
@@ -276,23 +265,12 @@ def _manage(env: dict, *arguments: str) -> list[str]:
     return lines
 
 
-def _seed_marker(conn: psycopg.Connection) -> dict:
-    row = conn.execute(
-        "SELECT shobj_description(oid, 'pg_database') FROM pg_database"
-        " WHERE datname = current_database()"
-    ).fetchone()
-    try:
-        return json.loads(row[0]) if row and row[0] else {}
-    except ValueError:
-        return {}
-
-
 def _ensure_seeded(
     env: dict, database_url: str, *, profiles: int, reseed: bool, max_age_days: float
 ) -> dict:
     """Seed unless the database already holds exactly this seed (marker and row count)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        marker = _seed_marker(conn)
+        marker = seed_marker_read(conn)
         profile_count = conn.execute("SELECT count(*) FROM audience_profile").fetchone()[0]
     wanted = {"profiles": profiles, "events_per_profile": EVENTS_PER_PROFILE, "seed": SEED}
     age_days = (time.time() - marker.get("seeded_at_epoch", 0)) / 86400
@@ -326,16 +304,8 @@ def _ensure_seeded(
         "seeded_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds"),
         "seeded_at_epoch": int(now),
     }
-    write_seed_marker(database_url, marker)
+    seed_marker_write(database_url, marker)
     return marker
-
-
-def write_seed_marker(database_url: str, marker: dict) -> None:
-    """Record on the database what it was seeded with (a COMMENT: no table of our own)."""
-    _, dbname = _server_conninfo(database_url)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        comment = json.dumps(marker).replace("'", "''")
-        conn.execute(f"COMMENT ON DATABASE \"{dbname}\" IS '{comment}'")
 
 
 # --- timing -------------------------------------------------------------------------------------
