@@ -31,11 +31,16 @@ AUDIENCE = {"version": 1, "profile": [{"name": "country", "operator": "equals", 
 # --- helpers (also used by test_engine_worker.py and test_crash.py) ---------------------------
 
 
-def sms_content(body: str = "Hi {{ Profile.Name }}") -> dict:
+def single_content(message: dict) -> dict:
+    """Content with one variant, A, carrying `message`."""
     return {
         "mode": "single",
-        "variants": [{"key": "A", "name": "Variant A", "match": "", "message": {"body": body}}],
+        "variants": [{"key": "A", "name": "Variant A", "match": "", "message": message}],
     }
+
+
+def sms_content(body: str = "Hi {{ Profile.Name }}") -> dict:
+    return single_content({"body": body})
 
 
 def sms_campaign(**fields):
@@ -687,17 +692,7 @@ def test_a_push_run_to_all_devices_sends_one_message_per_device(provider_sandbox
         provider=sandbox_fcm(provider_sandbox, "fcm-engine"),
         push_all_devices=True,
         delivery={"push_ttl_hours": 2},
-        content={
-            "mode": "single",
-            "variants": [
-                {
-                    "key": "A",
-                    "name": "A",
-                    "match": "",
-                    "message": {"title": "Hey {{ Profile.Name }}", "body": "Sale"},
-                }
-            ],
-        },
+        content=single_content({"title": "Hey {{ Profile.Name }}", "body": "Sale"}),
     )
     run = started_run(campaign)
     engine.send_batch(run.pk, queued_ids(run), now=T0)
@@ -734,17 +729,7 @@ def test_an_email_run_is_rendered_and_sent_from_the_campaigns_sender(provider_sa
         channel="email",
         provider=provider,
         sender_email="deals@herald.test",
-        content={
-            "mode": "single",
-            "variants": [
-                {
-                    "key": "A",
-                    "name": "A",
-                    "match": "",
-                    "message": {"subject": "For {{ Profile.Name }}", "html": "<p>Hi</p>"},
-                }
-            ],
-        },
+        content=single_content({"subject": "For {{ Profile.Name }}", "html": "<p>Hi</p>"}),
     )
     run = started_run(campaign)
     engine.send_batch(run.pk, queued_ids(run), now=T0)
