@@ -192,12 +192,19 @@ def republish_pending_runs(now: datetime | None = None) -> int:
     return len(run_ids)
 
 
+# A run's bookkeeping in the cache (Redis): when a batch last made progress, and how many of
+# its batches are in flight. Kept a week, far longer than any run sends.
+PROGRESS_KEY_PREFIX = "delivery:run-progress:"
+BATCHES_KEY_PREFIX = "delivery:run-batches:"
+RUN_BOOKKEEPING_TTL_S = 7 * 24 * 3600
+
+
 def _progress_key(run_id: int) -> str:
-    return f"delivery:run-progress:{run_id}"
+    return f"{PROGRESS_KEY_PREFIX}{run_id}"
 
 
 def _note_progress(run_id: int, now: datetime) -> None:
-    cache.set(_progress_key(run_id), now.timestamp(), timeout=7 * 24 * 3600)
+    cache.set(_progress_key(run_id), now.timestamp(), timeout=RUN_BOOKKEEPING_TTL_S)
 
 
 def run_bookkeeping_forget() -> int:
@@ -209,7 +216,7 @@ def run_bookkeeping_forget() -> int:
         return 0
     client = client_of(None, write=True)
     deleted = 0
-    for prefix in (_progress_key(0)[:-1], _batches_key(0)[:-1]):
+    for prefix in (PROGRESS_KEY_PREFIX, BATCHES_KEY_PREFIX):
         keys = list(client.scan_iter(match=cache.make_key(prefix) + "*", count=1000))
         if keys:
             deleted += client.delete(*keys)
@@ -217,14 +224,14 @@ def run_bookkeeping_forget() -> int:
 
 
 def _batches_key(run_id: int) -> str:
-    return f"delivery:run-batches:{run_id}"
+    return f"{BATCHES_KEY_PREFIX}{run_id}"
 
 
 def _batches_published(run_id: int, count: int) -> None:
     """Count a run's batches in flight (Redis, atomic): a batch that brings the count to zero
     is the run's last and checks whether the run is finished."""
     key = _batches_key(run_id)
-    cache.add(key, 0, timeout=7 * 24 * 3600)
+    cache.add(key, 0, timeout=RUN_BOOKKEEPING_TTL_S)
     cache.incr(key, count)
 
 

@@ -150,7 +150,7 @@ class WireResponse:
 
     @property
     def text(self) -> str:
-        charset = httpx.Headers(list(self._raw_headers)).get("content-type", "")
+        charset = self.headers.get("content-type", "")
         match = re.search(r"charset=([\w.:-]+)", charset, re.IGNORECASE)
         try:
             return self.content.decode(match[1] if match else "utf-8", errors="replace")
