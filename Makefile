@@ -18,12 +18,10 @@ $(STAMP): pyproject.toml requirements.lock
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-# The embedded default (SQLite + filesystem broker) unless DATABASE_URL / REDIS_URL are set.
+# Herald's embedded PostgreSQL and Redis (under var/) unless DATABASE_URL / REDIS_URL are set;
+# then migrate, demo data, and web + worker + beat + sandbox until Ctrl-C (config/run.py).
 run: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) manage.py bootstrap_demo
-	$(VENV)/bin/honcho start -f config/Procfile --app-root .
+	$(PY) -m config.run
 
 # Browser tests drive Debian's Chromium through Playwright; never a downloaded browser.
 browser:
@@ -34,8 +32,8 @@ browser:
 services:
 	bash .ci/services.sh
 
+# With no DATABASE_URL / REDIS_URL the suite starts its own embedded servers (config/settings/test.py).
 test: install browser
-	bash .ci/services.sh
 	$(VENV)/bin/pytest
 
 lint: install

@@ -40,11 +40,3 @@ app.conf.beat_schedule = {
     },
 }
 app.autodiscover_tasks()
-
-
-def ensure_broker_folders() -> None:
-    """The filesystem transport needs its folders to exist before anyone publishes."""
-    options = app.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "control_folder"):
-        if options.get(key):
-            os.makedirs(options[key], exist_ok=True)

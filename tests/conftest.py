@@ -9,13 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django.db import connection
 
 from apps.accounts.services import account_settings_get, api_passcode_create
 from apps.core.roles import Role
 from apps.providers.sandbox.client import SandboxClient
 from config.celery_app import app as celery_app
 from tests.accounts.factories import UserFactory
+from tests.database import url_of_test_database
 from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,8 +108,8 @@ def start_celery_worker(name: str, **extra_env: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": _database_url_for_test_db(),
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "DATABASE_URL": url_of_test_database(),
+        "REDIS_URL": os.environ["REDIS_URL"],
         **extra_env,
     }
     worker = subprocess.Popen(
@@ -153,14 +153,6 @@ def stop_celery_worker(worker: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
-
-
-def _database_url_for_test_db() -> str:
-    s = connection.settings_dict
-    host = s.get("HOST") or "127.0.0.1"
-    port = s.get("PORT") or 5432
-    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    return f"postgres://{s.get('USER') or 'postgres'}{password}@{host}:{port}/{s['NAME']}"
 
 
 class ProviderSandbox:

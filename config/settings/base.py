@@ -4,12 +4,15 @@ comes from the environment (django-environ); nothing secret lives in the repo.""
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config.embedded import broker_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-# Runtime state of the embedded default: the SQLite file, broker folders, cache, uploads.
+# Runtime state of `make run`: the embedded PostgreSQL and Redis, uploads, beat's schedule.
 VAR_DIR = Path(env("HERALD_VAR_DIR", default=str(BASE_DIR / "var")))
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me")
@@ -71,23 +74,19 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------
-# With no DATABASE_URL the product runs on the embedded default: one SQLite file in WAL mode,
-# so `make run` needs no server. Production and tests set DATABASE_URL to PostgreSQL.
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'herald.sqlite3'}"),
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["OPTIONS"] = {
-        # WAL lets the web process read while a worker writes; IMMEDIATE takes the write lock
-        # at BEGIN so two writers queue on the busy timeout instead of failing to upgrade.
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
-    }
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-DATABASE_IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# PostgreSQL is the only database Herald runs on. `make run` and `make test` start Herald's
+# embedded PostgreSQL (config/embedded.py) and set DATABASE_URL when it is not set.
+if not env("DATABASE_URL", default=""):
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. `make run` and `make test` start Herald's embedded PostgreSQL "
+        "and set it; elsewhere set DATABASE_URL=postgres://user:password@host:5432/herald"
+    )
+DATABASES = {"default": env.db("DATABASE_URL")}
+# A socket folder given as ?host=/path (libpq's spelling) is Django's HOST.
+if "host" in DATABASES["default"].get("OPTIONS", {}):
+    DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -131,33 +130,22 @@ DEFAULT_FROM_EMAIL = env("HERALD_FROM_EMAIL", default="Herald <herald@localhost>
 HERALD_BASE_URL = env("HERALD_BASE_URL", default="http://127.0.0.1:8000")
 
 # --- Redis, cache and Celery -------------------------------------------------------------
+# Redis is the broker, the cache and the counter store (throttles, circuits, run progress).
 REDIS_URL = env("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env("HERALD_CACHE_PREFIX", default="herald"),
-        }
+if not REDIS_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL is not set. `make run` and `make test` start Herald's embedded Redis and set "
+        "it; elsewhere set REDIS_URL=redis://host:6379/0"
+    )
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env("HERALD_CACHE_PREFIX", default="herald"),
     }
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-else:
-    # Embedded default: a cache the web, worker and beat processes share through files,
-    # and kombu's filesystem transport as broker.
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
-        }
-    }
-    _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "control_folder": str(_broker_dir / "control"),
-    }
+}
+CELERY_BROKER_URL = broker_url(REDIS_URL)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES_NAMES = ("notify", "triggers", "bulk", "default")

@@ -1,13 +1,16 @@
-"""Tests run against real PostgreSQL and Redis (the local servers by default)."""
+"""Tests run against real PostgreSQL and Redis: DATABASE_URL / REDIS_URL when set, otherwise
+Herald's embedded servers, started once for the test session in a temporary folder (the
+process that starts them sets both variables, so the workers and sandboxes it spawns use the
+same servers) and removed when it exits."""
 
-import os
 import warnings
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/herald")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+from config.embedded import test_session_servers_ensure
 
-from .base import *  # noqa: F403
-from .base import LOGGING
+test_session_servers_ensure()
+
+from .base import *  # noqa: E402, F403
+from .base import LOGGING  # noqa: E402
 
 warnings.filterwarnings("ignore", message="No directory at", module="whitenoise")
 

@@ -7,27 +7,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from django.db import connection
-
 from apps.delivery.models import Message, MessageStatus
+from tests.database import url_of_test_database
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"snapshot_s", "messages_per_s", "peak_rss_mb", "lost", "duplicates"}
-
-
-def _test_database_url() -> str:
-    s = connection.settings_dict
-    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    host, port = s.get("HOST") or "127.0.0.1", s.get("PORT") or 5432
-    return f"postgres://{s.get('USER') or 'postgres'}{password}@{host}:{port}/{s['NAME']}"
 
 
 def test_bench_fanout_sends_one_push_per_profile_through_celery_workers(transactional_db):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
     command = [
         *(sys.executable, "bench/fanout.py", "--profiles", "300", "--batch-size", "50"),
-        *("--database-url", _test_database_url(), "--settings", "config.settings.test"),
-        *("--redis-url", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")),
+        *("--database-url", url_of_test_database(), "--settings", "config.settings.test"),
+        *("--redis-url", os.environ["REDIS_URL"]),
         *("--timeout", "180"),
     ]
 

@@ -7,16 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from django.db import connection
+from tests.database import url_of_test_database
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _test_database_url() -> str:
-    s = connection.settings_dict
-    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    host, port = s.get("HOST") or "127.0.0.1", s.get("PORT") or 5432
-    return f"postgres://{s.get('USER') or 'postgres'}{password}@{host}:{port}/{s['NAME']}"
 
 
 def test_bench_providers_sends_each_message_once_and_fails_over_to_the_second_provider(
@@ -25,8 +18,8 @@ def test_bench_providers_sends_each_message_once_and_fails_over_to_the_second_pr
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": _test_database_url(),
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "DATABASE_URL": url_of_test_database(),
+        "REDIS_URL": os.environ["REDIS_URL"],
     }
     env.pop("HERALD_PROVIDER_HTTP_CLIENT", None)
     command = [sys.executable, "bench/providers.py", "--messages", "300"]

@@ -11,11 +11,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from apps.audience.models import Event, Profile
 from apps.segments.compiler import profiles_matching
 from apps.segments.estimates import segment_estimate
+from tests.database import url_of_test_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench" / "segments.py"
@@ -30,13 +30,6 @@ def _bench_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _test_database_url() -> str:
-    s = connection.settings_dict
-    host, port = s.get("HOST") or "127.0.0.1", s.get("PORT") or 5432
-    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    return f"postgres://{s['USER']}{password}@{host}:{port}/{s['NAME']}"
 
 
 def _run_bench(*arguments: str) -> dict:
@@ -55,7 +48,7 @@ def _run_bench(*arguments: str) -> dict:
 def test_bench_reports_every_reference_definition_with_counts_equal_to_segment_estimate():
     report = _run_bench(
         "--profiles", "300", "--runs", "1", "--reseed", "--cold", "connection",
-        "--database-url", _test_database_url(), "--redis-url", os.environ["REDIS_URL"],
+        "--database-url", url_of_test_database(), "--redis-url", os.environ["REDIS_URL"],
     )  # fmt: skip
 
     # The bench seeded this database: 300 profiles, about ten events each.
@@ -86,7 +79,7 @@ def test_bench_reports_every_reference_definition_with_counts_equal_to_segment_e
 
 
 def test_bench_reuses_its_seed_when_the_database_already_holds_it():
-    url = _test_database_url()
+    url = url_of_test_database()
     _run_bench(
         "--profiles", "120", "--runs", "1", "--reseed", "--cold", "connection",
         "--database-url", url, "--redis-url", os.environ["REDIS_URL"], "--only", "profile_only",
