@@ -331,9 +331,8 @@ ANALYZE_AFTER_ROWS = 50_000
 def _analyze_after_large_snapshot(run: CampaignRun) -> None:
     if (run.recipients or 0) + (run.control or 0) < ANALYZE_AFTER_ROWS:
         return
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {Message._meta.db_table}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Message._meta.db_table}")
 
 
 def live_run_for(campaign: Campaign, day) -> CampaignRun:

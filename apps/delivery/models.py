@@ -136,8 +136,8 @@ class Message(models.Model):
         constraints = [
             # Nothing twice: one row per recipient (and device) per run, whatever the
             # variant — stricter than (run, profile, device, variant): nobody gets two
-            # variants. Two partial constraints instead of NULLS NOT DISTINCT, which SQLite
-            # (the embedded default) does not have: push rows name a device, SMS/email don't.
+            # variants. Push rows name a device, SMS/email rows don't: two partial
+            # constraints, each the arbiter that live.py's ON CONFLICT names by its WHERE.
             models.UniqueConstraint(
                 fields=["run", "profile", "device"],
                 name="message_once_per_device",

@@ -8,7 +8,7 @@ winner). The safety check counts the audience first and refuses the run above th
 
 Randomness is a hash, not random(): `hashtextextended(profile id, seed)` puts a profile in the
 same control bucket for every run of a campaign (a control member stays control), and a retried
-snapshot picks exactly the same people. PostgreSQL only, as the segment compiler is.
+snapshot picks exactly the same people.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _audience_definition(campaign: Campaign) -> dict:
 
 
 class SnapshotRefused(Exception):
-    """The run cannot take a snapshot (no audience, not PostgreSQL, …); the message says why."""
+    """The run cannot take a snapshot (it has no audience); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -320,8 +320,6 @@ def take_snapshot(run: CampaignRun) -> SnapshotResult:
     """Fill the run's Message rows, or refuse (safety check). Called by run_start with the
     run locked; a run whose rows are already there (a snapshot called twice) is only
     counted again, never written twice."""
-    if connection.vendor != "postgresql":
-        raise SnapshotRefused("Sending campaigns needs PostgreSQL (set DATABASE_URL).")
     campaign = Campaign.objects.select_related("segment").get(pk=run.campaign_id)
     from apps.accounts.services import account_settings_get
 
