@@ -364,31 +364,21 @@ PERSONALIZATION_FIELDS_TTL = 600
 PERSONALIZATION_FIELDS_SAMPLE = 50_000
 _CUSTOM_KEYS_MAX = 1000
 
-_CUSTOM_KEYS_SQL = {
-    # COLLATE "C" sorts by code point, the same order as Python's sorted().
-    "postgresql": """
-        SELECT DISTINCT k.key COLLATE "C" AS key
-        FROM (SELECT properties FROM {table} ORDER BY id DESC LIMIT %s) AS p
-        CROSS JOIN LATERAL jsonb_object_keys(
-            CASE WHEN jsonb_typeof(p.properties) = 'object' THEN p.properties
-                 ELSE '{{}}'::jsonb END
-        ) AS k(key)
-        ORDER BY 1
-        LIMIT %s
-    """,
-    "sqlite": """
-        SELECT DISTINCT j.key
-        FROM (SELECT properties FROM {table} ORDER BY id DESC LIMIT %s) AS p,
-             json_each(CASE WHEN json_type(p.properties) = 'object' THEN p.properties
-                            ELSE '{{}}' END) AS j
-        ORDER BY 1
-        LIMIT %s
-    """,
-}
+# COLLATE "C" sorts by code point, the same order as Python's sorted().
+_CUSTOM_KEYS_SQL = """
+    SELECT DISTINCT k.key COLLATE "C" AS key
+    FROM (SELECT properties FROM {table} ORDER BY id DESC LIMIT %s) AS p
+    CROSS JOIN LATERAL jsonb_object_keys(
+        CASE WHEN jsonb_typeof(p.properties) = 'object' THEN p.properties
+             ELSE '{{}}'::jsonb END
+    ) AS k(key)
+    ORDER BY 1
+    LIMIT %s
+"""
 
 
 def _custom_property_keys() -> list[str]:
-    sql = _CUSTOM_KEYS_SQL[connection.vendor].format(table=Profile._meta.db_table)
+    sql = _CUSTOM_KEYS_SQL.format(table=Profile._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(sql, [PERSONALIZATION_FIELDS_SAMPLE, _CUSTOM_KEYS_MAX])
         return [row[0] for row in cursor.fetchall()]
