@@ -15,16 +15,13 @@ Merge rules: a column is only overwritten when a record provides it (a JSON null
 not provided); custom properties are merged key by key, a later record's key winning;
 first_seen/last_seen only widen. Records about the same profile apply in input order.
 
-Concurrency (PostgreSQL): new profiles are inserted with ON CONFLICT DO NOTHING in a stable
+Concurrency: new profiles are inserted with ON CONFLICT DO NOTHING in a stable
 order and re-read when another request created them first; existing rows are locked in id
 order (FOR NO KEY UPDATE, which does not block the events' foreign-key checks) before one
 `UPDATE … FROM jsonb_to_recordset(…)` merges columns and `properties || new` in SQL, so two
 requests never lose each other's properties. New email-keyed profiles (email is not unique)
 are created under a transaction-level advisory lock. A deadlock or a unique-key race that
-slips through anyway rolls the attempt back and the whole write is retried.
-
-On SQLite (the embedded default) writers are serialised by BEGIN IMMEDIATE, so the portable
-path simply reads, merges in Python and uses bulk_create / bulk_update."""
+slips through anyway rolls the attempt back and the whole write is retried."""
 
 import json
 import math
@@ -589,13 +586,12 @@ def _store(
 def _write(
     records: list[_Record], *, now: datetime, stored_events: list[tuple[int, str]]
 ) -> list[tuple[_Record, RecordError, str]]:
-    postgres = connection.vendor == "postgresql"
     keys: dict[str, set[str]] = {kind: set() for kind in KEY_KIND_ORDER}
     for record in records:
         keys[record.key_kind].add(record.key)
 
     found = {kind: _lookup(kind, values) for kind, values in keys.items() if values}
-    if postgres and keys["email"] - found.get("email", {}).keys():
+    if keys["email"] - found.get("email", {}).keys():
         # Email is not unique, so no constraint stops two requests from both creating
         # "new@example.com": creating email-keyed profiles is serialised instead.
         with connection.cursor() as cursor:
@@ -630,7 +626,7 @@ def _write(
         key=lambda g: (KEY_KIND_ORDER.index(g[0]), g[1]),
     )
     if new_groups:
-        created = (_create_postgres if postgres else _create_portable)(new_groups, deltas, now=now)
+        created = _create(new_groups, deltas, now=now)
         # Groups another request created between our read and our insert: read them again
         # (one query per key kind) and merge into them like into any existing profile.
         raced = [group for group in new_groups if group not in created]
@@ -651,17 +647,16 @@ def _write(
         # deltas now holds only updates of existing profiles; created ones are complete.
 
     if deltas:
-        (_update_postgres if postgres else _update_portable)(deltas, now=now)
+        _update(deltas, now=now)
 
     _store_devices([r for r in records if r.kind == "token"], target_of, now=now)
     events = [r for r in records if r.kind == "event"]
     if events:
-        insert = _insert_events_postgres if postgres else _insert_events_portable
-        stored_events.extend(insert(events, target_of))
+        stored_events.extend(_insert_events(events, target_of))
     return late
 
 
-def _insert_events_postgres(records: list[_Record], target_of: dict) -> list[tuple[int, str]]:
+def _insert_events(records: list[_Record], target_of: dict) -> list[tuple[int, str]]:
     # One JSON parameter instead of 4,000 adapted ones: a third of bulk_create's time.
     rows = [
         {
@@ -683,19 +678,6 @@ def _insert_events_postgres(records: list[_Record], target_of: dict) -> list[tup
         return [(event_id, name) for event_id, name in cursor.fetchall()]
 
 
-def _insert_events_portable(records: list[_Record], target_of: dict) -> list[tuple[int, str]]:
-    created = Event.objects.bulk_create(
-        Event(
-            profile_id=target_of[(r.key_kind, r.key)],
-            name=r.event_name,
-            ts=r.ts,
-            properties=r.event_data,
-        )
-        for r in records
-    )
-    return [(event.pk, event.name) for event in created]
-
-
 @dataclass(slots=True)
 class _Stored:
     """What a profile looked like when the batch read it: enough to skip no-op updates."""
@@ -703,7 +685,7 @@ class _Stored:
     pk: int
     identity: str | None
     columns: dict[str, Any]
-    properties: Any  # jsonb text from a raw cursor, a dict from the ORM
+    properties: Any  # jsonb text from the raw cursor, decoded when first needed
     first_seen: datetime | None
     last_seen: datetime | None
 
@@ -739,19 +721,16 @@ def _lookup(kind: str, values: set[str]) -> dict[str, _Stored]:
     the oldest of them."""
     if not values:
         return {}
-    if connection.vendor == "postgresql":
-        # A join on the function's rows, not `IN (…1,000 values…)`: the planner then probes
-        # the unique index per key instead of scanning the whole table.
-        fields = ", ".join(f"p.{name}" for name in _STORED_FIELDS)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT p.{kind}, {fields} FROM jsonb_array_elements_text(%s::jsonb) AS k(key) "
-                f"JOIN {Profile._meta.db_table} AS p ON p.{kind} = k.key",
-                [json.dumps(sorted(values))],
-            )
-            rows = cursor.fetchall()
-    else:
-        rows = Profile.objects.filter(**{f"{kind}__in": values}).values_list(kind, *_STORED_FIELDS)
+    # A join on the function's rows, not `IN (…1,000 values…)`: the planner then probes the
+    # unique index per key instead of scanning the whole table.
+    fields = ", ".join(f"p.{name}" for name in _STORED_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.{kind}, {fields} FROM jsonb_array_elements_text(%s::jsonb) AS k(key) "
+            f"JOIN {Profile._meta.db_table} AS p ON p.{kind} = k.key",
+            [json.dumps(sorted(values))],
+        )
+        rows = cursor.fetchall()
     found: dict[str, _Stored] = {}
     for key, pk, *columns, properties, first_seen, last_seen in rows:
         if key in found and found[key].pk < pk:
@@ -876,7 +855,7 @@ def _new_profile_row(group: tuple[str, str], delta: _Delta) -> dict[str, Any]:
     return row
 
 
-def _create_postgres(
+def _create(
     groups: list[tuple[str, str]], deltas: dict, *, now: datetime
 ) -> dict[tuple[str, str], int]:
     """INSERT … ON CONFLICT DO NOTHING in key order; rows another request inserted first
@@ -904,21 +883,7 @@ def _create_postgres(
         return {object_ids[object_id]: pk for pk, object_id in cursor.fetchall()}
 
 
-def _create_portable(
-    groups: list[tuple[str, str]], deltas: dict, *, now: datetime
-) -> dict[tuple[str, str], int]:
-    profiles = []
-    for group in groups:
-        delta = deltas[group]
-        profile = Profile(
-            **{k: v for k, v in _new_profile_row(group, delta).items() if v is not None}
-        )
-        profiles.append(profile)
-    Profile.objects.bulk_create(profiles)
-    return {group: profile.pk for group, profile in zip(groups, profiles, strict=True)}
-
-
-def _update_postgres(deltas: dict[int, _Delta], *, now: datetime) -> None:
+def _update(deltas: dict[int, _Delta], *, now: datetime) -> None:
     ids = sorted(deltas)
     rows = [{"id": pk, **_delta_row(deltas[pk])} for pk in ids]
     table = Profile._meta.db_table
@@ -941,28 +906,6 @@ def _update_postgres(deltas: dict[int, _Delta], *, now: datetime) -> None:
             "WHERE p.id = v.id",
             [now, json.dumps(rows, default=_json_default)],
         )
-
-
-def _update_portable(deltas: dict[int, _Delta], *, now: datetime) -> None:
-    profiles = list(Profile.objects.select_for_update().filter(id__in=deltas).order_by("id"))
-    changed = {"properties", "updated_at"}
-    for profile in profiles:
-        delta = deltas[profile.pk]
-        for column, value in delta.columns.items():
-            setattr(profile, column, value)
-            changed.add(column)
-        if delta.properties:
-            profile.properties = {**(profile.properties or {}), **delta.properties}
-        if delta.first_seen and (
-            profile.first_seen is None or delta.first_seen < profile.first_seen
-        ):
-            profile.first_seen = delta.first_seen
-            changed.add("first_seen")
-        if delta.last_seen and (profile.last_seen is None or delta.last_seen > profile.last_seen):
-            profile.last_seen = delta.last_seen
-            changed.add("last_seen")
-        profile.updated_at = now
-    Profile.objects.bulk_update(profiles, sorted(changed), batch_size=200)
 
 
 def _store_devices(

@@ -80,9 +80,9 @@ class Profile(models.Model):
             # million profiles. Migration 0005 leaves room on each page for that.
             # Test profiles are few; a partial index finds them without scanning everyone.
             models.Index(fields=["id"], condition=models.Q(is_test=True), name="profile_test_idx"),
-            # A GIN index on `properties` (jsonb_path_ops, for @> containment) is created
-            # by migration 0002 on PostgreSQL only: it cannot be declared here because the
-            # embedded SQLite default has no GIN.
+            # A GIN index on `properties` (jsonb_path_ops, for @> containment) is created in
+            # SQL by migration 0002, like the indexes 0006-0010 build by hand; the model does
+            # not declare those.
         ]
 
     def __str__(self) -> str:
@@ -93,23 +93,6 @@ class Platform(models.TextChoices):
     ANDROID = "android", "Android"
     IOS = "ios", "iOS"
     WEB = "web", "Web"
-
-
-class LastActiveDeviceIndex(models.Index):
-    """An index whose NULLS LAST is written out on PostgreSQL only: SQLite (the embedded
-    default) refuses the words in an index, and sorts NULLs last in a descending order
-    anyway, so the plain index there is the same order."""
-
-    def create_sql(self, model, schema_editor, using="", **kwargs):
-        if schema_editor.connection.vendor == "postgresql":
-            return super().create_sql(model, schema_editor, using=using, **kwargs)
-        plain = [
-            F(e.expression.name).desc() if getattr(e, "nulls_last", False) else e
-            for e in self.expressions
-        ]
-        return models.Index(*plain, name=self.name).create_sql(
-            model, schema_editor, using=using, **kwargs
-        )
 
 
 class Device(models.Model):
@@ -137,7 +120,7 @@ class Device(models.Model):
             # "Last active device" push choice (in exactly this order, so a run's snapshot
             # reads each profile's choice off the index without sorting) and app-field
             # segment filters per profile.
-            LastActiveDeviceIndex(
+            models.Index(
                 F("profile"),
                 F("last_active").desc(nulls_last=True),
                 F("id").desc(),
@@ -162,15 +145,15 @@ class Event(models.Model):
     class Meta:
         indexes = [
             # "Who did X between A and B": range scan on one event name, then join profiles.
-            # On PostgreSQL migration 0007 rebuilds it with INCLUDE (profile_id), so that join
-            # visits no heap page (not declared here: SQLite has no INCLUDE and would warn).
+            # Migration 0007 rebuilds it in SQL with INCLUDE (profile_id), so that join
+            # visits no heap page; declared here without it, as 0001 created it.
             models.Index(fields=["name", "ts"], name="event_name_ts_idx"),
             # EXISTS / NOT EXISTS per profile ("did X in the last N days", counts per profile)
             # and the profile timeline: an index probe per profile. Every index here is paid
             # for on each of the millions of event inserts, so there is no second one.
             models.Index(fields=["profile", "name", "ts"], name="event_profile_name_ts_idx"),
             # Event property filters (Amount > 100, Items|Category = shoes) use a GIN index
-            # on `properties`, created by migration 0002 on PostgreSQL only (see Profile).
+            # on `properties`, created by migration 0002 (see Profile).
         ]
 
     def __str__(self) -> str:

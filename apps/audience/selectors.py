@@ -1,6 +1,6 @@
 """Reads for the Audience pages. Built to stay quick on a million profiles: searches use
 the indexed columns (identity, object_id, email, phone, the GIN index on properties) and a
-part-of-name search uses the pg_trgm index from migration 0004 on PostgreSQL."""
+part-of-name search uses the pg_trgm index from migration 0004."""
 
 import re
 from collections.abc import Iterator
@@ -96,11 +96,8 @@ def profile_exists() -> bool:
 
 
 def profile_countries() -> list[str]:
-    """The countries profiles live in, for the filter's choices. On PostgreSQL a loose index
-    scan over profile_geo_idx: one index probe per country instead of reading every row."""
-    if connection.vendor != "postgresql":
-        countries = Profile.objects.exclude(country="").values_list("country", flat=True)
-        return list(countries.order_by("country").distinct())
+    """The countries profiles live in, for the filter's choices. A loose index scan over
+    profile_geo_idx: one index probe per country instead of reading every row."""
     with connection.cursor() as cursor:
         cursor.execute(
             """

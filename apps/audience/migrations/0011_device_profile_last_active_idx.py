@@ -2,8 +2,6 @@
 
 from django.db import migrations, models
 
-import apps.audience.models
-
 
 class Migration(migrations.Migration):
 
@@ -18,6 +16,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='device',
-            index=apps.audience.models.LastActiveDeviceIndex(models.F('profile'), models.OrderBy(models.F('last_active'), descending=True, nulls_last=True), models.OrderBy(models.F('id'), descending=True), name='device_profile_last_active_idx'),
+            index=models.Index(models.F('profile'), models.OrderBy(models.F('last_active'), descending=True, nulls_last=True), models.OrderBy(models.F('id'), descending=True), name='device_profile_last_active_idx'),
         ),
     ]
