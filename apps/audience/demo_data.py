@@ -21,7 +21,7 @@ import random
 import struct
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 DAY = 86400
 HISTORY_DAYS = 90
@@ -768,10 +768,6 @@ class BinaryEvents:
             append(head + name_bytes + pack_ts(8, (t - epoch) * 1_000_000) + props_bytes)
         append(self.TRAILER)
         return b"".join(parts)
-
-
-def epoch_to_datetime(ts: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=ts)
 
 
 # --- PostgreSQL loader (runs in worker processes) ------------------------------------------
