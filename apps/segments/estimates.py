@@ -1,7 +1,7 @@
 """Reach estimates: how many profiles a definition qualifies and how many each channel reaches.
 
 One SQL statement per estimate: COUNT(*) FILTER (...) aggregates over the compiled queryset,
-run with JIT off and cheaper parallel costs (REACH_SETTINGS). PostgreSQL only, like the compiler.
+run with JIT off and cheaper parallel costs (REACH_SETTINGS).
 
 Push reach by platform reads the profile's push_android / push_ios / push_web flags, which
 PostgreSQL triggers on audience_device keep (audience migration 0009), and which
@@ -41,26 +41,6 @@ from apps.segments.definitions import definition_validate
 # windows move with the clock, and new events arrive all the time).
 ESTIMATE_TTL_SECONDS = 600
 CACHE_PREFIX = "segments:estimate:v1:"
-
-
-COUNTING_NEEDS_POSTGRESQL = (
-    "Counting a segment needs PostgreSQL: the embedded SQLite default of `make run` can build "
-    "and save segments but not count them. Start Herald with DATABASE_URL (and REDIS_URL) "
-    "pointing at PostgreSQL (and Redis) to see reach and matching users."
-)
-
-
-class CountingUnavailable(Exception):
-    """The database cannot run the segment compiler's SQL (it is written for PostgreSQL)."""
-
-
-def counting_available() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def _require_counting() -> None:
-    if not counting_available():
-        raise CountingUnavailable(COUNTING_NEEDS_POSTGRESQL)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,9 +114,8 @@ def reach_counts(profiles: QuerySet[Profile]) -> dict[str, int]:
         # The planner's cost for per-profile EXISTS subplans is far above jit_above_cost, and
         # JIT-compiling such a query costs 100-300 ms on this machine, more than most of
         # these queries take to run: switch it off for this transaction only.
-        if connection.vendor == "postgresql":
-            for setting in REACH_SETTINGS:
-                cursor.execute(setting)
+        for setting in REACH_SETTINGS:
+            cursor.execute(setting)
         cursor.execute(REACH_SQL.format(matching=sql), params)
         row = cursor.fetchone()
     return dict(zip(REACH_FIELDS, row, strict=True))
@@ -149,22 +128,24 @@ def segment_estimate(*, definition: dict, use_cache: bool = True) -> ReachEstima
     cache without touching the database. use_cache=False always computes (and refreshes the
     cache), e.g. for the detail page's Refresh button and the bench."""
     normalised = definition_validate(definition)
-    key = definition_cache_key(normalised)
-    if use_cache:
-        cached = cache.get(key)
-        if cached is not None:
-            return ReachEstimate.from_dict(cached)
-    _require_counting()
+    if use_cache and (cached := estimate_cached(normalised)) is not None:
+        return cached
     counts = reach_counts(profiles_matching(normalised))
     estimate = ReachEstimate(computed_at=timezone.now(), **counts)
-    cache.set(key, estimate.as_dict(), ESTIMATE_TTL_SECONDS)
+    cache.set(definition_cache_key(normalised), estimate.as_dict(), ESTIMATE_TTL_SECONDS)
     return estimate
+
+
+def estimate_cached(definition: dict) -> ReachEstimate | None:
+    """The estimate of a NORMALISED definition made in the last ESTIMATE_TTL_SECONDS, if any
+    (no SQL)."""
+    cached = cache.get(definition_cache_key(definition))
+    return None if cached is None else ReachEstimate.from_dict(cached)
 
 
 def segment_sample(*, definition: dict, limit: int = 10) -> list[Profile]:
     """A few matching profiles for the builder's preview (most recently seen first)."""
     normalised = definition_validate(definition)
-    _require_counting()
     return list(
         profiles_matching(normalised)
         .order_by("-last_seen", "-id")

@@ -31,34 +31,27 @@ def segment_exists() -> bool:
 def event_names() -> list[str]:
     """Known event names for the builder's datalist, cached in Redis.
 
-    On PostgreSQL a loose index scan over event_name_ts_idx (name, ts): one index probe per
-    distinct name, so ten million events with forty names cost forty probes, not a scan."""
+    A loose index scan over event_name_ts_idx (name, ts): one index probe per distinct name,
+    so ten million events with forty names cost forty probes, not a scan."""
     names = cache.get(EVENT_NAMES_CACHE_KEY)
     if names is not None:
         return names
-    if connection.vendor != "postgresql":
-        names = list(
-            Event.objects.order_by("name")
-            .values_list("name", flat=True)
-            .distinct()[:EVENT_NAMES_LIMIT]
-        )
-    else:
-        table = Event._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                WITH RECURSIVE names(name) AS (
-                    (SELECT name FROM {table} ORDER BY name LIMIT 1)
-                    UNION ALL
-                    SELECT (SELECT e.name FROM {table} e WHERE e.name > n.name
-                            ORDER BY e.name LIMIT 1)
-                    FROM names n WHERE n.name IS NOT NULL
-                )
-                SELECT name FROM names WHERE name IS NOT NULL LIMIT %s
-                """,
-                [EVENT_NAMES_LIMIT],
+    table = Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE names(name) AS (
+                (SELECT name FROM {table} ORDER BY name LIMIT 1)
+                UNION ALL
+                SELECT (SELECT e.name FROM {table} e WHERE e.name > n.name
+                        ORDER BY e.name LIMIT 1)
+                FROM names n WHERE n.name IS NOT NULL
             )
-            names = [row[0] for row in cursor.fetchall()]
+            SELECT name FROM names WHERE name IS NOT NULL LIMIT %s
+            """,
+            [EVENT_NAMES_LIMIT],
+        )
+        names = [row[0] for row in cursor.fetchall()]
     cache.set(EVENT_NAMES_CACHE_KEY, names, EVENT_NAMES_TTL_SECONDS)
     return names
 

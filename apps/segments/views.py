@@ -12,12 +12,7 @@ from apps.core.roles import Role, role_allows, role_required
 
 from . import builder, selectors, services
 from .definitions import DefinitionError, definition_summary, definition_validate
-from .estimates import (
-    COUNTING_NEEDS_POSTGRESQL,
-    CountingUnavailable,
-    counting_available,
-    segment_estimate,
-)
+from .estimates import segment_estimate
 from .models import Segment
 
 SEGMENTS_PER_PAGE = 25
@@ -79,12 +74,7 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "segment": segment,
         "summary": definition_summary(segment.definition),
         "reach": _reach_rows(segment.last_estimate) if segment.last_estimate else None,
-        "sample": (
-            selectors.segment_sample_cached(definition=segment.definition, limit=SAMPLE_SIZE)
-            if counting_available()
-            else None
-        ),
-        "counting_unavailable": None if counting_available() else COUNTING_NEEDS_POSTGRESQL,
+        "sample": selectors.segment_sample_cached(definition=segment.definition, limit=SAMPLE_SIZE),
         "definition_json": json.dumps(segment.definition, indent=2, ensure_ascii=False),
         "can_edit": role_allows(request.user, Role.MARKETER),
     }
@@ -95,24 +85,15 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def segment_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(Segment, pk=pk)
-    try:
-        services.segment_refresh_estimate(segment=segment)
-    except CountingUnavailable as error:
-        unavailable = str(error)
-    else:
-        unavailable = None
+    services.segment_refresh_estimate(segment=segment)
     if _wants_partial(request):
         context = {
             "segment": segment,
-            "reach": _reach_rows(segment.last_estimate) if segment.last_estimate else None,
+            "reach": _reach_rows(segment.last_estimate),
             "can_edit": True,
-            "counting_unavailable": unavailable,
         }
         return render(request, "segments/segment_detail.html#reach", context)
-    if unavailable:
-        messages.error(request, unavailable)
-    else:
-        messages.success(request, "Reach recounted.")
+    messages.success(request, "Reach recounted.")
     return redirect("segments:detail", pk=segment.pk)
 
 
@@ -249,8 +230,6 @@ def segment_estimate_view(request: HttpRequest) -> HttpResponse:
             estimate = segment_estimate(definition=raw)
         except DefinitionError as error:
             context["errors"] = error.errors
-        except CountingUnavailable as error:
-            context["unavailable"] = str(error)
         else:
             context["estimate"] = estimate
             context["live"] = isinstance(raw, dict) and raw.get("kind") == "live"

@@ -33,7 +33,7 @@ from django.utils.html import format_html
 from apps.providers.models import Channel
 from apps.segments import builder
 from apps.segments.definitions import DefinitionError, definition_summary, definition_validate
-from apps.segments.estimates import CountingUnavailable, segment_estimate
+from apps.segments.estimates import segment_estimate
 from apps.segments.models import Segment, SegmentKind
 from apps.segments.views import BUILDER_FIELDS_TEMPLATE, builder_fields_context
 
@@ -354,9 +354,6 @@ def estimate_context(campaign: Campaign, querydict) -> dict:
         context["error_lines"] = [
             (path, builder.error_label(path), message) for path, message in error.errors.items()
         ]
-        return context
-    except CountingUnavailable as error:
-        context["unavailable"] = str(error)
         return context
     counts = estimate.as_dict()
     rows = CHANNEL_REACH[campaign.channel]
