@@ -2,14 +2,15 @@
 what is stored is always the normalised form the compiler and the estimate cache key on."""
 
 import dataclasses
+import functools
+import operator
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
-from django.utils import timezone
+from django.db.models import ProtectedError, Q
 
 from .definitions import DefinitionError, definition_validate
-from .estimates import ReachEstimate, segment_estimate
+from .estimates import ReachEstimate, estimate_cached, segment_estimate
 from .models import Segment
 
 NAME_MAX_LENGTH = Segment._meta.get_field("name").max_length
@@ -86,6 +87,7 @@ def segment_create(*, name: str, definition: Any, created_by=None) -> Segment:
     segment = Segment(
         name=name, kind=normalised["kind"], definition=normalised, created_by=created_by
     )
+    _take_cached_estimate(segment)
     return _save(segment)
 
 
@@ -98,7 +100,18 @@ def segment_update(*, segment: Segment, name: str, definition: Any) -> Segment:
     segment.name = name
     segment.kind = normalised["kind"]
     segment.definition = normalised
+    _take_cached_estimate(segment)
     return _save(segment)
+
+
+def _take_cached_estimate(segment: Segment) -> None:
+    """The builder's panel counted the definition before it was saved (the estimate cache
+    holds it for ESTIMATE_TTL_SECONDS): keep that count, so the segment's page shows the reach
+    the marketer just saw instead of "Not estimated yet"."""
+    cached = estimate_cached(segment.definition)
+    if cached is not None and _is_newer(cached, segment):
+        segment.last_estimate = estimate_as_dict(cached)
+        segment.estimated_at = cached.computed_at
 
 
 def _copy_name(name: str) -> str:
@@ -163,11 +176,47 @@ def estimate_as_dict(estimate: ReachEstimate) -> dict:
 def segment_refresh_estimate(*, segment: Segment) -> ReachEstimate:
     """Counts the segment's reach now (bypassing the estimate cache) and stores it."""
     estimate = segment_estimate(definition=segment.definition, use_cache=False)
-    estimated_at = getattr(estimate, "computed_at", None) or timezone.now()
-    # A plain UPDATE of the two columns: a refresh must not overwrite a concurrent edit.
-    Segment.objects.filter(pk=segment.pk).update(
-        last_estimate=estimate_as_dict(estimate), estimated_at=estimated_at
-    )
-    segment.last_estimate = estimate_as_dict(estimate)
-    segment.estimated_at = estimated_at
+    _record_estimate(estimate, definition=segment.definition, segment=segment)
     return estimate
+
+
+def segment_estimate_recorded(*, definition: Any, segment: Segment | None = None) -> ReachEstimate:
+    """The reach the live previews show (the builder's panel, the wizard's Who step): from the
+    estimate cache when the definition was counted in the last ESTIMATE_TTL_SECONDS, else
+    counted now. A count made now becomes the last estimate of every saved segment with this
+    definition, and a cached one that of `segment` (the one the Who step counts) when it is
+    newer than its own: the segment's page, the list and the Who step's table then show the
+    count the marketer saw. A cached answer for no particular segment costs no SQL."""
+    normalised = definition_validate(definition)
+    cached = estimate_cached(normalised)
+    if cached is not None:
+        if segment is not None and _is_newer(cached, segment):
+            _record_estimate(cached, definition=None, segment=segment)
+        return cached
+    estimate = segment_estimate(definition=normalised, use_cache=False)
+    _record_estimate(estimate, definition=normalised, segment=segment)
+    return estimate
+
+
+def _is_newer(estimate: ReachEstimate, segment: Segment) -> bool:
+    return segment.estimated_at is None or segment.estimated_at < estimate.computed_at
+
+
+def _record_estimate(
+    estimate: ReachEstimate, *, definition: dict | None, segment: Segment | None
+) -> None:
+    """Store `estimate` on the segments with this normalised definition (services store
+    definitions normalised) and on `segment`. One conditional UPDATE of the two columns: it
+    never overwrites a concurrent edit of the rest, nor a newer count."""
+    matches = [Q(definition=definition)] if definition is not None else []
+    if segment is not None:
+        matches.append(Q(pk=segment.pk))
+    if not matches:
+        return
+    counts = estimate_as_dict(estimate)
+    Segment.objects.filter(functools.reduce(operator.or_, matches)).filter(
+        Q(estimated_at__isnull=True) | Q(estimated_at__lt=estimate.computed_at)
+    ).update(last_estimate=counts, estimated_at=estimate.computed_at)
+    if segment is not None and _is_newer(estimate, segment):
+        segment.last_estimate = counts
+        segment.estimated_at = estimate.computed_at

@@ -12,7 +12,6 @@ from apps.core.roles import Role, role_allows, role_required
 
 from . import builder, selectors, services
 from .definitions import DefinitionError, definition_summary, definition_validate
-from .estimates import segment_estimate
 from .models import Segment
 
 SEGMENTS_PER_PAGE = 25
@@ -212,7 +211,7 @@ def segment_estimate_view(request: HttpRequest) -> HttpResponse:
 
     Takes the builder's fields, or one `definition` field holding the definition as JSON (the
     bench, the campaign wizard and the API use that). Repeated definitions answer from the
-    estimate cache."""
+    estimate cache; a new count is kept by the saved segments with the same definition."""
     errors: dict[str, str] = {}
     raw: object = None
     if "definition" in request.POST:
@@ -227,7 +226,7 @@ def segment_estimate_view(request: HttpRequest) -> HttpResponse:
     context: dict = {"errors": errors}
     if not errors:
         try:
-            estimate = segment_estimate(definition=raw)
+            estimate = services.segment_estimate_recorded(definition=raw)
         except DefinitionError as error:
             context["errors"] = error.errors
         else:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from apps.audience.models import Platform
 from apps.campaigns.models import Campaign, WizardStep
 from apps.campaigns.steps import who
+from apps.segments.estimates import segment_estimate
 from tests.campaigns.factories import CampaignFactory
 from tests.segments.factories import DeviceFactory, ProfileFactory, SegmentFactory
 
@@ -627,6 +628,48 @@ def test_the_estimate_of_a_segment_of_the_wrong_kind_says_why(htmx_client):
     segment = SegmentFactory(kind="live", definition=LIVE_ACTION)
     html = htmx_client.post(_estimate_url(campaign), _segment_post(segment)).content.decode()
     assert "needs a past-behaviour audience" in html and "data-total" not in html
+
+
+def _reach_cell(html: str, segment) -> str:
+    """What the saved-segment table shows in this segment's reach column."""
+    match = re.search(rf'<span id="who-segment-reach-{segment.pk}">(.*?)</span></td>', html, re.S)
+    assert match, f"no reach cell for segment {segment.pk}"
+    return re.sub(r"<[^>]+>", "", match.group(1)).strip()
+
+
+def test_counting_a_saved_segment_fills_its_reach_in_the_table_beside_the_panel(
+    marketer_client, audience
+):
+    campaign = _campaign(channel="sms")
+    segment = SegmentFactory(name="Indians", definition=PAST)
+    assert _reach_cell(marketer_client.get(_url(campaign)).content.decode(), segment) == (
+        "not counted yet"
+    )
+
+    panel = marketer_client.post(
+        _estimate_url(campaign), _segment_post(segment), HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    # The cell already on the page follows the panel (htmx swaps it out of band) …
+    assert f'<span id="who-segment-reach-{segment.pk}" hx-swap-oob="true">2</span>' in panel
+    # … and the count stays with the segment for the next visit.
+    html = marketer_client.get(_url(campaign)).content.decode()
+    assert _reach_cell(html, segment) == "2"
+    assert "not counted yet" not in html
+
+
+def test_a_count_cached_before_the_segment_was_saved_is_kept_when_the_panel_shows_it(
+    marketer_client, audience
+):
+    campaign = _campaign(channel="sms")
+    segment_estimate(definition=PAST)  # counted in the builder before the segment existed
+    segment = SegmentFactory(name="Indians", definition=PAST)
+
+    marketer_client.post(_estimate_url(campaign), _segment_post(segment), HTTP_HX_REQUEST="true")
+
+    segment.refresh_from_db()
+    assert segment.last_estimate["sms"] == 2
+    assert _reach_cell(marketer_client.get(_url(campaign)).content.decode(), segment) == "2"
 
 
 def test_the_page_loads_the_estimate_through_htmx_with_a_spinner(marketer_client):

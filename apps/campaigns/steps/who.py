@@ -33,8 +33,8 @@ from django.utils.html import format_html
 from apps.providers.models import Channel
 from apps.segments import builder
 from apps.segments.definitions import DefinitionError, definition_summary, definition_validate
-from apps.segments.estimates import segment_estimate
 from apps.segments.models import Segment, SegmentKind
+from apps.segments.services import segment_estimate_recorded
 from apps.segments.views import BUILDER_FIELDS_TEMPLATE, builder_fields_context
 
 from .. import wizard
@@ -349,7 +349,8 @@ def estimate_context(campaign: Campaign, querydict) -> dict:
         context["live"] = True
         return context
     try:
-        estimate = segment_estimate(definition=definition)
+        # A saved segment keeps the count, so the picker's table shows it from now on.
+        estimate = segment_estimate_recorded(definition=definition, segment=context.get("segment"))
     except DefinitionError as error:
         context["error_lines"] = [
             (path, builder.error_label(path), message) for path, message in error.errors.items()
