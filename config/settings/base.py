@@ -126,8 +126,11 @@ CSV_IMPORT_MAX_BYTES = env.int("HERALD_CSV_IMPORT_MAX_BYTES", default=200 * 1024
 # alerts go to the process's log (console backend).
 vars().update(env.email_url("HERALD_EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("HERALD_FROM_EMAIL", default="Herald <herald@localhost>")
+# `make run`: the port it serves on and the size of the demo audience it loads on first start.
+HERALD_PORT = env.int("HERALD_PORT", default=8000)
+HERALD_DEMO_PROFILES = env.int("HERALD_DEMO_PROFILES", default=5000)
 # Where users open Herald, for links in those alerts.
-HERALD_BASE_URL = env("HERALD_BASE_URL", default="http://127.0.0.1:8000")
+HERALD_BASE_URL = env("HERALD_BASE_URL", default=f"http://127.0.0.1:{HERALD_PORT}")
 
 # --- Redis, cache and Celery -------------------------------------------------------------
 # Redis is the broker, the cache and the counter store (throttles, circuits, run progress).

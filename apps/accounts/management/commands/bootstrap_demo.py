@@ -25,7 +25,7 @@ class Command(BaseCommand):
     help = "Create the demo admin, demo API credentials and demo audience data if missing."
 
     def add_arguments(self, parser):
-        parser.add_argument("--profiles", type=int, default=5000)
+        parser.add_argument("--profiles", type=int, default=settings.HERALD_DEMO_PROFILES)
         parser.add_argument("--events-per-profile", type=int, default=40)
 
     def handle(self, *args, profiles: int, events_per_profile: int, **options):
@@ -60,7 +60,7 @@ class Command(BaseCommand):
 
         self.stdout.write(
             self.style.SUCCESS(
-                "\n  Herald is starting at http://127.0.0.1:8000\n"
+                f"\n  Herald is starting at http://127.0.0.1:{settings.HERALD_PORT}\n"
                 f"  Dashboard login:  {DEMO_USERNAME} / {saved['password']}\n"
                 f"  API Account ID:   {saved['account_id']}\n"
                 f"  API Passcode:     {saved['passcode']}\n"
