@@ -126,6 +126,51 @@ def test_search_finds_other_profiles_as_a_partial(htmx_client, provider_sandbox,
     )
 
 
+def test_a_profile_picked_in_the_search_joins_the_list_and_the_empty_note_goes(
+    htmx_client, provider_sandbox
+):
+    carla = ProfileFactory(name="Carla", identity="carla-1", phone="+4930123456")
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
+    assert "No test profiles yet." in htmx_client.get(_url(campaign)).content.decode()
+
+    html = htmx_client.get(
+        _url(campaign), {"pick": "1", "profiles": [str(carla.pk)], "q": "carla"}
+    ).content.decode()
+
+    listed, search = html.split('<div id="test-search-results"', 1)
+    assert listed.lstrip().startswith('<div id="test-profiles">')
+    assert f'value="{carla.pk}" checked> Carla <span class="badge">searched</span>' in listed
+    assert "+4930123456" in listed
+    assert "No test profiles yet." not in html
+    # The search results are answered again, out of band, without the profile just picked.
+    assert search.startswith(' hx-swap-oob="true">')
+    assert f'value="{carla.pk}"' not in search
+    assert "starts with “carla”" in search
+
+
+def test_the_search_leaves_out_profiles_picked_already(htmx_client, provider_sandbox, ann):
+    carla = ProfileFactory(name="Carla", identity="carla-1", phone="+4930123456")
+    other = ProfileFactory(name="Carlos", identity="carla-2", phone="+4930123457")
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
+
+    html = htmx_client.get(
+        _url(campaign), {"q": "carla", "profiles": [str(carla.pk), str(ann.pk)]}
+    ).content.decode()
+
+    assert f'value="{other.pk}"' in html and f'value="{carla.pk}"' not in html
+
+
+def test_after_a_send_to_a_searched_profile_the_empty_note_is_gone(htmx_client, provider_sandbox):
+    carla = ProfileFactory(name="Carla", identity="carla-1", phone="+4930123456")
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
+
+    html = _send(htmx_client, campaign, profiles=[carla.pk]).content.decode()
+
+    assert [d["recipient"] for d in provider_sandbox.client.messages("tw")] == ["+4930123456"]
+    assert f'value="{carla.pk}" checked> Carla' in html
+    assert "No test profiles yet." not in html
+
+
 # --- sending ---------------------------------------------------------------------------------
 
 
@@ -331,6 +376,60 @@ def test_a_number_without_a_country_code_is_a_field_error_and_nothing_is_sent(
     assert response.status_code == 400
     assert 'id="id_phone_numbers_errors"' in html
     assert "is not a phone number with its country code" in html
+    assert provider_sandbox.client.messages("tw") == []
+
+
+def test_every_bad_number_is_named_and_the_good_numbers_still_get_the_test(
+    htmx_client, provider_sandbox
+):
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
+
+    response = _send(
+        htmx_client,
+        campaign,
+        phone_numbers="+14155550101, 4155550102; +1 555\n+44 20 7946 0958, 4155550102",
+    )
+
+    html = response.content.decode()
+    delivered = provider_sandbox.client.messages("tw")
+    assert sorted(d["recipient"] for d in delivered) == ["+14155550101", "+442079460958"]
+    assert response.status_code == 200 and 'id="test-results"' in html
+    assert html.count('<span class="badge good">accepted</span>') == 2
+    errors = html.split('id="id_phone_numbers_errors">', 1)[1].split("</ul>", 1)[0]
+    assert escape("Not sent to “4155550102” or “+1 555”: a phone number needs") in errors
+    assert "The other recipients got the test." in errors
+    assert 'value="+14155550101, 4155550102; +1 555' in html  # what was typed stays
+
+
+def test_when_every_number_is_bad_each_is_named_and_nothing_is_sent(
+    marketer_client, provider_sandbox
+):
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
+
+    response = _send(marketer_client, campaign, phone_numbers="12, 4155550101, +44abc12345")
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert (
+        escape("“12”, “4155550101” and “+44abc12345” are not phone numbers with their country")
+        in html
+    )
+    assert "Choose a test profile" not in html
+    assert provider_sandbox.client.messages("tw") == []
+
+
+def test_a_bad_number_is_named_when_the_form_fails_for_another_reason(
+    marketer_client, provider_sandbox
+):
+    campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
+    campaign.content = _content("sms", {"body": "First A"}, {"body": "Then B"})
+    campaign.save()
+
+    response = _send(marketer_client, campaign, phone_numbers="+14155550101, 555")
+
+    html = response.content.decode()
+    assert response.status_code == 400 and "Choose at least one variant to send." in html
+    assert escape("“555” is not a phone number with its country code") in html
     assert provider_sandbox.client.messages("tw") == []
 
 

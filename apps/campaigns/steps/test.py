@@ -14,7 +14,7 @@ import re
 
 from django import forms
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 
 from apps.audience.models import Profile
 from apps.message_templates.selectors import preview_profile_search
@@ -27,12 +27,22 @@ from ..services import campaign_test_route, campaign_test_send, phone_number_nor
 TEMPLATE = "campaigns/wizard/test.html"
 MAX_TEST_RECIPIENTS = 20
 TEST_PROFILES_SHOWN = 50
+# A provider answer longer than this (an HTML error page, a JSON dump) shows its start; the
+# whole of it opens under a <details>.
+ANSWER_SHOWN_CHARACTERS = 100
 
 
 def _variants(campaign: Campaign) -> list[dict]:
     from ..content import campaign_variants
 
     return [v for v in campaign_variants(campaign) if isinstance(v, dict) and v.get("key")]
+
+
+def _listing(items: list[str], last_word: str) -> str:
+    """“a”, “b” and “c”."""
+    if len(items) == 1:
+        return items[0]
+    return f"{', '.join(items[:-1])} {last_word} {items[-1]}"
 
 
 class TestSendForm(forms.Form):
@@ -51,6 +61,7 @@ class TestSendForm(forms.Form):
     def __init__(self, *args, campaign: Campaign, **kwargs):
         super().__init__(*args, **kwargs)
         self.campaign = campaign
+        self.bad_phone_numbers: list[str] = []  # as typed; filled by clean_phone_numbers
         self.variant_list = _variants(campaign)
         self.fields["variants"].choices = [
             (v["key"], v.get("name") or f"Variant {v['key']}") for v in self.variant_list
@@ -59,19 +70,34 @@ class TestSendForm(forms.Form):
             del self.fields["phone_numbers"]
 
     def clean_phone_numbers(self) -> list[str]:
-        numbers = []
+        """The good numbers, normalised; the others are kept, as typed, in
+        `bad_phone_numbers` so every one of them can be named (see clean)."""
+        numbers: list[str] = []
+        self.bad_phone_numbers = []
         for raw in re.split(r"[,;\n]", self.cleaned_data.get("phone_numbers") or ""):
-            if not raw.strip():
+            raw = raw.strip()
+            if not raw:
                 continue
             number = phone_number_normalise(raw)
             if number is None:
-                raise forms.ValidationError(
-                    f"“{raw.strip()}” is not a phone number with its country code: "
-                    "a + and 8 to 15 digits, e.g. +14155550123."
-                )
-            if number not in numbers:
+                if raw not in self.bad_phone_numbers:
+                    self.bad_phone_numbers.append(raw)
+            elif number not in numbers:
                 numbers.append(number)
         return numbers
+
+    def bad_phone_numbers_error(self, *, sent_to_the_others: bool) -> str:
+        """Every number typed that is not one, each by its value."""
+        bad = [f"“{raw}”" for raw in self.bad_phone_numbers]
+        rule = "a + and 8 to 15 digits, e.g. +14155550123"
+        if sent_to_the_others:
+            return (
+                f"Not sent to {_listing(bad, 'or')}: a phone number needs its country code "
+                f"({rule}). The other recipients got the test."
+            )
+        if len(bad) == 1:
+            return f"{bad[0]} is not a phone number with its country code: {rule}."
+        return f"{_listing(bad, 'and')} are not phone numbers with their country code: {rule}."
 
     def clean(self):
         cleaned = super().clean()
@@ -84,6 +110,17 @@ class TestSendForm(forms.Form):
                 self.add_error("variants", "Choose at least one variant to send.")
         profiles = list(cleaned.get("profiles") or [])
         numbers = cleaned.get("phone_numbers") or []
+        if len(profiles) + len(numbers) > MAX_TEST_RECIPIENTS:
+            self.add_error(
+                None,
+                f"At most {MAX_TEST_RECIPIENTS} test recipients at once "
+                f"({len(profiles) + len(numbers)} chosen).",
+            )
+        # Bad numbers beside good recipients do not stop the send (the good part of a
+        # request is never lost): the view names them after sending. They are an error only
+        # when nothing else can be sent, or when the form fails anyway.
+        if self.bad_phone_numbers and (self.errors or (not profiles and not numbers)):
+            self.add_error("phone_numbers", self.bad_phone_numbers_error(sent_to_the_others=False))
         if not profiles and not numbers and not self.has_error("phone_numbers"):
             where = "phone_numbers" if "phone_numbers" in self.fields else "profiles"
             self.add_error(
@@ -91,11 +128,6 @@ class TestSendForm(forms.Form):
                 "Choose a test profile or type a phone number."
                 if where == "phone_numbers"
                 else "Choose at least one test profile.",
-            )
-        if len(profiles) + len(numbers) > MAX_TEST_RECIPIENTS:
-            raise forms.ValidationError(
-                f"At most {MAX_TEST_RECIPIENTS} test recipients at once "
-                f"({len(profiles) + len(numbers)} chosen)."
             )
         return cleaned
 
@@ -139,8 +171,8 @@ def route_label(campaign: Campaign) -> str:
     return f"{route.nickname} ({route.get_kind_display()})"
 
 
-def _chosen_ids(request: HttpRequest) -> set[int]:
-    return {int(pk) for pk in request.POST.getlist("profiles") if pk.isdigit()}
+def _chosen_ids(query: QueryDict) -> set[int]:
+    return {int(pk) for pk in query.getlist("profiles") if pk.isdigit()}
 
 
 def _render(
@@ -149,7 +181,7 @@ def _render(
     template = TEMPLATE
     if request.htmx and request.method == "POST":
         template = f"{TEMPLATE}#send"
-    chosen = _chosen_ids(request) if form.is_bound else set()
+    chosen = _chosen_ids(request.POST) if form.is_bound else set()
     profiles = _listed_profiles(campaign, chosen)
     if not form.is_bound:
         # Before the first send every reachable test profile is ticked: they are the
@@ -159,29 +191,52 @@ def _render(
     context = {
         "form": form,
         "profiles": profiles,
-        "has_test_profiles": any(p.is_test for p in profiles),
         "route_label": route_label(campaign),
         "outcomes": outcomes,
         "chosen_variants": form.data.getlist("variants") if form.is_bound else None,
         "max_recipients": MAX_TEST_RECIPIENTS,
+        "error_shown": ANSWER_SHOWN_CHARACTERS,
     }
     return wizard.render_step(request, campaign, "test", template, context, status=status)
 
 
-def _search(request: HttpRequest, campaign: Campaign) -> HttpResponse:
+def _found(request: HttpRequest, campaign: Campaign) -> dict:
+    """The search box's answer: profiles whose identity or email starts with `q`, but not
+    the ones listed already (the test profiles and those picked before)."""
     q = request.GET.get("q", "")[:200]
+    listed = _chosen_ids(request.GET)
     found = [
         _with_address(campaign, profile, False)
         for profile in preview_profile_search(q=q)
-        if not profile.is_test  # the test profiles are listed already
+        if not profile.is_test and profile.pk not in listed
     ]
+    return {"found": found, "q": q.strip()}
+
+
+def _search(request: HttpRequest, campaign: Campaign) -> HttpResponse:
     return wizard.render_step(
-        request, campaign, "test", f"{TEMPLATE}#search", {"found": found, "q": q.strip()}
+        request, campaign, "test", f"{TEMPLATE}#search", _found(request, campaign)
     )
+
+
+def _pick(request: HttpRequest, campaign: Campaign) -> HttpResponse:
+    """A profile ticked in the search results joins the list of test recipients (so a next
+    search cannot wipe it out, and the list is no longer empty); the search results are
+    answered again out of band, without it."""
+    chosen = _chosen_ids(request.GET)
+    context = {
+        "form": TestSendForm(campaign=campaign),
+        "profiles": _listed_profiles(campaign, chosen),
+        "oob": True,
+        **_found(request, campaign),
+    }
+    return wizard.render_step(request, campaign, "test", f"{TEMPLATE}#picked", context)
 
 
 def view(request: HttpRequest, campaign: Campaign) -> HttpResponse:
     if request.method != "POST":
+        if request.htmx and "pick" in request.GET:
+            return _pick(request, campaign)
         if request.htmx and "q" in request.GET:
             return _search(request, campaign)
         return _render(request, campaign, TestSendForm(campaign=campaign))
@@ -199,6 +254,8 @@ def view(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         phone_numbers=form.cleaned_data.get("phone_numbers") or [],
         variant_keys=form.cleaned_data["variants"],
     )
+    if form.bad_phone_numbers:
+        form.add_error("phone_numbers", form.bad_phone_numbers_error(sent_to_the_others=True))
     return _render(request, campaign, form, outcomes=outcomes)
 
 
