@@ -317,7 +317,8 @@ class TestSendForm(forms.Form):
 
 class ProviderGroupForm(forms.Form):
     """Rows of (provider, priority). A blank provider removes the row; rows are ordered by
-    priority, ties by their place on the page."""
+    priority, a blank priority is the row's number, and two rows with one priority are an
+    error beside each of them (ProviderGroupMember keeps (group, priority) unique too)."""
 
     name = forms.CharField(max_length=100, label="Group name")
     is_default = forms.BooleanField(
@@ -368,6 +369,7 @@ class ProviderGroupForm(forms.Form):
             chosen.append((priority, index, self.providers_by_pk[pk]))
         chosen.sort(key=lambda item: (item[0], item[1]))
         providers = [provider for _, _, provider in chosen]
+        tied = self._tied_priorities(chosen)
         if not providers:
             self.add_error(None, "Choose at least one SMS provider.")
         elif len(providers) > MAX_GROUP_PROVIDERS:
@@ -383,5 +385,37 @@ class ProviderGroupForm(forms.Form):
                 if provider.pk in seen:
                     self.add_error(f"provider_{index}", "This provider is already in the group.")
                 seen.add(provider.pk)
+        elif tied:
+            for index, error in tied.items():
+                self.add_error(f"priority_{index}", error)
         cleaned["providers"] = providers
         return cleaned
+
+    def _tied_priorities(self, chosen: list[tuple[int, int, Any]]) -> dict[int, str]:
+        """An error for each row whose priority another row has too, by row index. Two
+        providers with one number would leave the order to their places on the page: the
+        admin says which comes first instead. A priority that is itself wrong (0, "abc")
+        has its own error already."""
+        rows_by_priority: dict[int, list[int]] = {}
+        for priority, index, _ in chosen:
+            if not self.has_error(f"priority_{index}"):
+                rows_by_priority.setdefault(priority, []).append(index)
+        errors: dict[int, str] = {}
+        for priority, indexes in rows_by_priority.items():
+            if len(indexes) < 2:
+                continue
+            for index in indexes:
+                others = [f"provider {other + 1}" for other in indexes if other != index]
+                named = " and ".join([", ".join(others[:-1]), others[-1]] if others[1:] else others)
+                has = "have" if len(others) > 1 else "has"
+                if self.cleaned_data.get(f"priority_{index}") is None:
+                    errors[index] = (
+                        f"Left blank, this is priority {priority} (the row's number), and "
+                        f"{named} {has} it too: give each provider its own priority."
+                    )
+                else:
+                    errors[index] = (
+                        f"{named.capitalize()} {has} priority {priority} too: "
+                        "give each provider its own priority."
+                    )
+        return errors

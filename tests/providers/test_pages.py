@@ -326,6 +326,52 @@ def test_the_eleventh_provider_is_refused_beside_its_field(admin_client):
     assert providers[10] not in [m.provider for m in group.members.all()]
 
 
+def _errors_of(html: str, field: str) -> str:
+    match = re.search(rf'<ul class="errorlist" id="id_{field}_errors">(.*?)</ul>', html)
+    return match.group(1) if match else ""
+
+
+@pytest.mark.django_db
+def test_two_providers_with_one_priority_are_refused_beside_both_priorities(admin_client):
+    a, b, c = (_twilio(nickname=n) for n in ("A", "B", "C"))
+
+    response = admin_client.post(
+        reverse("providers:group_create"), _group_post("India", [(a, 1), (b, 2), (c, 1)])
+    )
+
+    html = _html(response)
+    assert response.status_code == 400
+    assert "Provider 3 has priority 1 too: give each provider its own priority." in _errors_of(
+        html, "priority_0"
+    )
+    assert "Provider 1 has priority 1 too" in _errors_of(html, "priority_2")
+    assert _errors_of(html, "priority_1") == ""
+    assert not ProviderGroup.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_blank_priority_that_meets_a_typed_one_is_refused_and_the_group_is_unchanged(
+    admin_client,
+):
+    a, b = _twilio(nickname="A"), _twilio(nickname="B")
+    group = provider_group_save(name="India", providers=[a, b])
+    edit = reverse("providers:group_edit", args=[group.pk])
+
+    response = admin_client.post(edit, _group_post("India", [(a, None), (b, 1)]))
+
+    html = _html(response)
+    assert response.status_code == 400
+    assert (
+        "Left blank, this is priority 1 (the row&#x27;s number), and provider 2 has it too"
+        in _errors_of(html, "priority_0")
+    )
+    assert "Provider 1 has priority 1 too" in _errors_of(html, "priority_1")
+    assert [(m.priority, m.provider.nickname) for m in group.members.order_by("priority")] == [
+        (1, "A"),
+        (2, "B"),
+    ]
+
+
 @pytest.mark.django_db
 def test_a_group_needs_a_provider_and_a_unique_name(admin_client):
     a = _twilio(nickname="A")
