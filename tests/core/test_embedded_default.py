@@ -231,3 +231,46 @@ def _wait_for_runs(env: dict, ids: dict, stack: subprocess.Popen, log_path: Path
             return runs
         time.sleep(2)
     pytest.fail(f"the runs did not finish: {runs}\n{log_path.read_text()[-3000:]}")
+
+
+def test_a_second_start_reuses_the_data_and_a_dead_server_stops_everything(make_run_env, var_dir):
+    log_path = var_dir.parent / "make-run.log"
+
+    def boot() -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "config.run"],
+            cwd=ROOT,
+            env=make_run_env,
+            stdout=log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    base = f"http://127.0.0.1:{make_run_env['HERALD_PORT']}"
+    first = boot()
+    try:
+        _wait_for_health(base, first, log_path)
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        first.wait(timeout=90)
+    credentials = (var_dir / "demo-credentials.json").read_text()
+
+    second = boot()
+    try:
+        _wait_for_health(base, second, log_path)
+        log = log_path.read_text()
+        assert log.count("Loading demo audience") == 1  # the data was kept
+        assert (var_dir / "demo-credentials.json").read_text() == credentials
+        redis_pid = int((var_dir / "redis" / "redis.pid").read_text())
+        os.kill(redis_pid, signal.SIGKILL)
+        second.wait(timeout=90)
+    finally:
+        if second.poll() is None:
+            os.killpg(second.pid, signal.SIGKILL)
+            second.wait()
+    log = log_path.read_text()
+    assert second.returncode == 1
+    assert "herald: the embedded Redis exited (code -9)" in log and "stopping Herald" in log
+    with pytest.raises(ProcessLookupError):  # web, worker, beat and sandbox went with it
+        os.killpg(second.pid, 0)
+    assert not (var_dir / "postgres" / "postmaster.pid").exists()  # and PostgreSQL too
