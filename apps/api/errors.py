@@ -13,6 +13,8 @@ Request-level codes (the whole request fails, nothing is written):
 | 401  | UNAUTHORIZED       | 401  | X-CleverTap-Account-Id / X-CleverTap-Passcode missing or   |
 |      |                    |      | wrong, or the passcode was revoked                         |
 | 404  | PROFILE_NOT_FOUND  | 404  | GET /1/profile.json names no known profile                 |
+| 404  | ENDPOINT_NOT_FOUND | 404  | no endpoint at this /1/ path, whatever the method (the     |
+|      |                    |      | spec has no code for it; ours follow the HTTP status)      |
 | 405  | METHOD_NOT_ALLOWED | 405  | wrong HTTP method for the endpoint                         |
 
 Per-record codes of POST /1/upload, in `unprocessed[].code` (HTTP 200; the other records are
@@ -49,6 +51,7 @@ TOO_MANY_RECORDS = 90
 MISSING_LOOKUP_KEY = 91
 UNAUTHORIZED = 401
 PROFILE_NOT_FOUND = 404
+ENDPOINT_NOT_FOUND = 404
 METHOD_NOT_ALLOWED = 405
 
 RECORD_NOT_AN_OBJECT = RecordError.NOT_AN_OBJECT.value

@@ -9,6 +9,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.http import HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.audience.ingest import ingest_records, profile_lookup
@@ -122,3 +123,21 @@ def profile_detail(request: HttpRequest) -> JsonResponse:
         return errors.api_error("Profile not found", code=errors.PROFILE_NOT_FOUND, status=404)
     devices = list(profile.devices.order_by(F("last_active").desc(nulls_last=True), "-id"))
     return errors.api_success({"record": profile_record(profile, devices)})
+
+
+@public
+@csrf_exempt
+def endpoint_not_found(request: HttpRequest) -> JsonResponse:
+    """Any /1/ path no endpoint answers, with any method. A path that names an endpoint
+    with a slash too many says which one was meant (Django's APPEND_SLASH cannot help an
+    API client: it would redirect, and a redirected POST loses its body)."""
+    message = f"No API endpoint at {request.path}"
+    meant = request.path.rstrip("/")
+    if meant != request.path:
+        try:
+            match = resolve(meant)
+        except Resolver404:
+            match = None
+        if match is not None and match.namespace == "api" and match.func is not endpoint_not_found:
+            message += f"; did you mean {meant}?"
+    return errors.api_error(message, code=errors.ENDPOINT_NOT_FOUND, status=404)
