@@ -62,7 +62,7 @@ PROTECTED = [r for r in ROUTES if not r.is_public]
 
 # Views anyone may open without logging in. The REST API under /1/ authenticates every
 # request with its own headers, so its whole namespace is public to the session check.
-PUBLIC_URL_NAMES = {"accounts:login", "accounts:logout", "core:healthz"}
+PUBLIC_URL_NAMES = {"accounts:login", "accounts:logout", "core:healthz", "favicon"}
 PUBLIC_NAMESPACES = {"api"}
 
 # --- Who may open what (the roles of the product) --------------------------------------------
