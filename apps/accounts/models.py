@@ -82,6 +82,17 @@ WEEKDAY_CHOICES = [
 ]
 LIMIT_CHANNELS = ("push", "sms", "email")
 
+# A campaign's two ways out of the global limits, in the words of Settings → Global limits and
+# of the campaign wizard's When step alike (both pages show these). Lifting the limits
+# (delivery.respect_frequency_caps = false) drops the frequency caps and the default Do Not
+# Disturb window; the throttle has its own checkbox (delivery.respect_throttle).
+GLOBAL_LIMITS_OVERRIDE_LABEL = "Don't apply global campaign limits to this campaign"
+GLOBAL_THROTTLE_LABEL = "Respect the global throttle"
+GLOBAL_LIMITS_OVERRIDE_EFFECT = (
+    "lifts the global frequency caps and the default Do Not Disturb window; the throttle has "
+    f"its own checkbox, “{GLOBAL_THROTTLE_LABEL}”"
+)
+
 
 class DndTimezone(models.TextChoices):
     USER = "user", "The user's time zone"

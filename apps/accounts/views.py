@@ -18,7 +18,12 @@ from .forms import (
     UserCreateForm,
     UserRoleForm,
 )
-from .models import ApiPasscode, User
+from .models import (
+    GLOBAL_LIMITS_OVERRIDE_EFFECT,
+    GLOBAL_LIMITS_OVERRIDE_LABEL,
+    ApiPasscode,
+    User,
+)
 
 # --- Account -------------------------------------------------------------------------------
 
@@ -70,7 +75,13 @@ def global_limits(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/global_limits.html",
-        {"form": form, "limits": limits, "channels": channels},
+        {
+            "form": form,
+            "limits": limits,
+            "channels": channels,
+            "override_label": GLOBAL_LIMITS_OVERRIDE_LABEL,
+            "override_effect": GLOBAL_LIMITS_OVERRIDE_EFFECT,
+        },
         status=400 if form.is_bound else 200,
     )
 

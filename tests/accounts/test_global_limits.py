@@ -4,9 +4,10 @@ import re
 from datetime import time
 
 import pytest
+from django.utils.html import escape
 
 from apps.accounts.forms import GlobalLimitsForm
-from apps.accounts.models import GlobalLimits
+from apps.accounts.models import GLOBAL_LIMITS_OVERRIDE_LABEL, GlobalLimits
 from apps.accounts.services import global_limits_get
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +35,18 @@ def _fieldset_errors(page: str, fieldset_id: str) -> str:
 
 def _limits() -> GlobalLimits:
     return GlobalLimits.objects.get(pk=1)
+
+
+def test_the_page_names_the_campaign_options_that_lift_the_limits_as_the_wizard_does(
+    admin_client,
+):
+    page = admin_client.get(URL).content.decode()
+    assert (
+        "A campaign's “Don&#x27;t apply global campaign limits to this campaign” option "
+        "lifts the global frequency caps and the default Do Not Disturb window; the throttle "
+        "has its own checkbox, “Respect the global throttle”."
+    ) in page
+    assert escape(GLOBAL_LIMITS_OVERRIDE_LABEL) in page
 
 
 def test_the_page_shows_a_cap_and_throttle_box_per_channel_and_the_dnd_form(admin_client):

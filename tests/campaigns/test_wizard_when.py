@@ -1,12 +1,15 @@
 """Step 3 of the wizard, When: the page per campaign type, the htmx swaps of the schedule
 part, what a POST saves, errors beside their fields, and the overview's summary/problems."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
+from apps.accounts.models import GLOBAL_LIMITS_OVERRIDE_EFFECT, GLOBAL_LIMITS_OVERRIDE_LABEL
 from apps.accounts.services import account_settings_get
 from apps.campaigns.models import Campaign, WizardStep
 from apps.campaigns.steps import when as when_step
@@ -142,6 +145,23 @@ def test_a_live_inaction_campaign_starts_from_the_window_built_in_who(marketer_c
     html = marketer_client.get(_url(campaign)).content.decode()
     assert 'name="live_inaction_minutes" min="1" value="25"' in html
     assert 'name="cutoff"' not in html and 'name="type" value="live"' in html
+
+
+def test_the_global_limits_checkboxes_use_the_words_of_the_global_limits_page(admin_client):
+    """The newcomer read “Don't apply global campaign limits” in Settings and looked for it in
+    vain in the wizard: the two pages name each campaign option in the same words."""
+    wizard = admin_client.get(_url(_campaign(channel="push"))).content.decode()
+    settings = admin_client.get("/settings/limits/").content.decode()
+
+    for name in ("override_frequency_caps", "respect_throttle"):
+        label = re.search(rf'name="{name}"[^>]*> (.*?)</label>', wizard).group(1)
+        assert f"“{label}”" in settings, f"the wizard's {label!r} is not named in Settings"
+    override = re.search(r'name="override_frequency_caps"[^>]*> (.*?)</label>', wizard).group(1)
+    assert override == escape(GLOBAL_LIMITS_OVERRIDE_LABEL)
+    # What the override does is said in one sentence, the same on both pages.
+    effect = escape(GLOBAL_LIMITS_OVERRIDE_EFFECT)
+    assert f'<small class="muted" id="override-effect">This {effect}.</small>' in wizard
+    assert f"option {effect}." in settings
 
 
 # --- Saving --------------------------------------------------------------------------------------

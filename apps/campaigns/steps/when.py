@@ -17,6 +17,12 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils import timezone
 
+from apps.accounts.models import (
+    GLOBAL_LIMITS_OVERRIDE_EFFECT,
+    GLOBAL_LIMITS_OVERRIDE_LABEL,
+    GLOBAL_THROTTLE_LABEL,
+)
+
 from .. import schedule, wizard
 from ..models import Campaign, CampaignType
 from ..schedule import WEEKDAY_LABELS, WEEKDAYS
@@ -228,6 +234,9 @@ def _context(
         "preview": _preview(when_raw, campaign, now=now, tz=tz),
         "is_push": campaign.channel == "push",
         "max_ttl_hours": schedule.MAX_TTL_HOURS,
+        "override_label": GLOBAL_LIMITS_OVERRIDE_LABEL,
+        "override_effect": GLOBAL_LIMITS_OVERRIDE_EFFECT,
+        "throttle_label": GLOBAL_THROTTLE_LABEL,
     }
 
 
