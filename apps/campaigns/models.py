@@ -134,6 +134,12 @@ class Campaign(models.Model):
     safety_hold_audience = models.PositiveIntegerField(null=True, blank=True)
     safety_hold_cap = models.PositiveIntegerField(null=True, blank=True)
 
+    # Why the campaign's runs sent nothing, in the delivery engine's words, kept once it has
+    # no run left: it completed with every message skipped or failed (it reads "Completed —
+    # nothing sent"), or its last run was refused and it went back to draft, as a safety
+    # hold does ("completed" would say it was sent). Scheduling again clears it.
+    nothing_sent_reason = models.TextField(blank=True, default="")
+
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [
@@ -202,6 +208,18 @@ class Campaign(models.Model):
                 ),
                 name="campaign_safety_hold_complete",
             ),
+            # Only a campaign that is done sending, or back in draft, says it sent nothing.
+            models.CheckConstraint(
+                condition=Q(nothing_sent_reason="")
+                | Q(
+                    status__in=[
+                        CampaignStatus.DRAFT,
+                        CampaignStatus.COMPLETED,
+                        CampaignStatus.ARCHIVED,
+                    ]
+                ),
+                name="campaign_nothing_sent_only_when_done",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -214,3 +232,13 @@ class Campaign(models.Model):
     @property
     def is_safety_held(self) -> bool:
         return self.safety_held_at is not None
+
+    @property
+    def was_refused(self) -> bool:
+        """Back in draft because its last run was refused (not by the safety check, which
+        has its own mark and banner), with nothing sent."""
+        return (
+            self.status == CampaignStatus.DRAFT
+            and bool(self.nothing_sent_reason)
+            and not self.is_safety_held
+        )

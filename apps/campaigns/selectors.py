@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .models import Campaign
+from .models import Campaign, CampaignStatus
 
 # The list never reads the step documents (content can hold whole email bodies).
 LIST_DEFERRED = ("when", "delivery", "content", "conversion_goal", "audience_definition")
@@ -106,3 +106,38 @@ def safety_hold_banner(campaign: Campaign, *, can_edit: bool) -> SafetyHold | No
         raise_cap_url=f"{who}#id_safety_cap" if editable else "",
         narrow_audience_url=f"{who}#who-audience" if editable else "",
     )
+
+
+# --- Status, as the list and the campaign page show it ------------------------------------------
+
+STATUS_TONES = {
+    CampaignStatus.DRAFT: "",
+    CampaignStatus.SCHEDULED: "warn",
+    CampaignStatus.RUNNING: "good",
+    CampaignStatus.STOPPED: "bad",
+    CampaignStatus.COMPLETED: "good",
+    CampaignStatus.ARCHIVED: "",
+}
+
+
+@dataclass(frozen=True)
+class StatusBadge:
+    label: str
+    tone: str = ""  # the badge's class: "", "good", "warn" or "bad"
+    why: str = ""  # the longer reason, as the badge's tooltip
+
+
+def campaign_status_badges(campaign: Campaign) -> list[StatusBadge]:
+    """The campaign's status as badges: its status, except that a campaign completed
+    without sending reads so; then the mark of a run refused (by the safety check, or
+    unable to start) that sent it back to draft."""
+    status = CampaignStatus(campaign.status)
+    if status == CampaignStatus.COMPLETED and campaign.nothing_sent_reason:
+        badges = [StatusBadge("Completed — nothing sent", "warn", campaign.nothing_sent_reason)]
+    else:
+        badges = [StatusBadge(status.label, STATUS_TONES[status])]
+    if campaign.is_safety_held:
+        badges.append(StatusBadge("Held by safety check", "bad", campaign.safety_hold_reason))
+    elif campaign.was_refused:
+        badges.append(StatusBadge("Run refused", "bad", campaign.nothing_sent_reason))
+    return badges

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -27,7 +27,7 @@ from apps.providers.adapters.base import (
 from apps.providers.groups import group_send_sms
 from apps.providers.models import Channel, Provider, ProviderGroup
 
-from .models import Campaign, CampaignStatus, CampaignType, WizardStep
+from .models import LIVE_TYPES, Campaign, CampaignStatus, CampaignType, WizardStep
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,9 @@ def statuses_allowing(action: str) -> list[str]:
 
 def campaign_actions(campaign: Campaign) -> frozenset[str]:
     actions = ACTIONS_BY_STATUS.get(campaign.status, frozenset())
-    if campaign.is_safety_held:
-        # Held drafts have a refused run (and maybe sent ones) in their history: archive.
+    if campaign.is_safety_held or campaign.was_refused:
+        # Drafts sent back by a refused run have it (and maybe sent ones) in their history:
+        # archive them instead.
         actions -= {"delete"}
     return actions
 
@@ -309,6 +310,7 @@ def campaign_schedule(*, campaign: Campaign, now: datetime | None = None) -> Cam
         next_run_at=first,
         wizard_step=Greatest(F("wizard_step"), WizardStep.SCHEDULE),
         updated_at=now,
+        nothing_sent_reason="",
         **SAFETY_HOLD_CLEARED,
     )
     if updated != 1:
@@ -442,6 +444,55 @@ def campaign_safety_hold_alert(campaign_id: int) -> int:
     except Exception:  # a mail server's failure must not fail the run task
         log.exception("safety-check alert for campaign %s could not be sent", campaign_id)
         return 0
+
+
+# --- The end of its runs (the delivery engine, once a campaign's last run is final) ---------
+
+
+def campaign_finishing(*, campaign_id: int, unless: Exists | None = None) -> QuerySet[Campaign]:
+    """The campaign, if it is running with no occurrence left to start (the tick cleared
+    next_run_at) and is not live (live campaigns run until stopped). `unless` is the
+    engine's own condition on the row that keeps it running — a run still going, as
+    Exists(… campaign_id=OuterRef("pk") …) — so the engine's check and the change below are
+    one UPDATE, and Stop racing it can never be overwritten."""
+    finishing = Campaign.objects.filter(
+        pk=campaign_id, status=CampaignStatus.RUNNING, next_run_at__isnull=True
+    ).exclude(campaign_type__in=LIVE_TYPES)
+    return finishing.exclude(unless) if unless is not None else finishing
+
+
+def campaign_complete(
+    *, campaign_id: int, nothing_sent_reason: str = "", unless: Exists | None = None
+) -> bool:
+    """Running with nothing left to start → completed; True when this call won.
+    `nothing_sent_reason` says why, when none of its runs sent a message (every one skipped
+    or failed): the campaign then reads "Completed — nothing sent", not "Completed"."""
+    return bool(
+        campaign_finishing(campaign_id=campaign_id, unless=unless).update(
+            status=CampaignStatus.COMPLETED,
+            nothing_sent_reason=nothing_sent_reason.strip(),
+            updated_at=timezone.now(),
+        )
+    )
+
+
+def campaign_refused_to_draft(
+    *, campaign_id: int, reason: str, unless: Exists | None = None
+) -> bool:
+    """Running with nothing left to start, its last run refused and nothing sent by any
+    run → back to draft, with the refusal's reason, so that the marketer can fix it and
+    schedule it again: "completed" would say it was sent (the same reasoning as the safety
+    hold, which has its own mark). The refused run stays in the run history; scheduling
+    again clears the reason. True when this call won."""
+    return bool(
+        campaign_finishing(campaign_id=campaign_id, unless=unless).update(
+            status=CampaignStatus.DRAFT,
+            scheduled_at=None,
+            next_run_at=None,
+            nothing_sent_reason=reason.strip() or "The run was refused.",
+            updated_at=timezone.now(),
+        )
+    )
 
 
 # --- Test sends (the wizard's Test step) ---------------------------------------------------

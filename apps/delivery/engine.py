@@ -68,6 +68,7 @@ from apps.providers.models import Channel, Provider, ProviderGroup
 from . import policies, throttle
 from .messages import email_message, push_message, sms_message
 from .models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
+from .selectors import campaign_nothing_sent
 
 log = logging.getLogger(__name__)
 
@@ -375,17 +376,30 @@ def run_finish_if_done(run_id: int, *, now: datetime | None = None) -> bool:
 
 def campaign_complete_if_done(campaign_id: int) -> bool:
     """Running, no occurrence left (next_run_at cleared by the tick) and every run final →
-    completed. One conditional UPDATE: Stop racing it cannot be overwritten."""
-    unfinished = CampaignRun.objects.filter(
-        campaign_id=OuterRef("pk"), status__in=ACTIVE_RUN_STATUSES
+    completed; or back to draft when its last run was refused and no run sent anything.
+    A campaign completed without a message going out keeps why. The campaign services make
+    the change, one conditional UPDATE with the runs' condition in it: Stop racing it cannot
+    be overwritten."""
+    from apps.campaigns.services import (
+        campaign_complete,
+        campaign_finishing,
+        campaign_refused_to_draft,
     )
-    return bool(
-        Campaign.objects.filter(
-            pk=campaign_id, status=CampaignStatus.RUNNING, next_run_at__isnull=True
+
+    unfinished = Exists(
+        CampaignRun.objects.filter(campaign_id=OuterRef("pk"), status__in=ACTIVE_RUN_STATUSES)
+    )
+    if not campaign_finishing(campaign_id=campaign_id, unless=unfinished).exists():
+        return False
+    unsent = campaign_nothing_sent(campaign_id, now=timezone.now())
+    if unsent is not None and unsent.refused:
+        return campaign_refused_to_draft(
+            campaign_id=campaign_id, reason=unsent.reason, unless=unfinished
         )
-        .exclude(campaign_type__in=LIVE_TYPES)
-        .exclude(Exists(unfinished))
-        .update(status=CampaignStatus.COMPLETED)
+    return campaign_complete(
+        campaign_id=campaign_id,
+        nothing_sent_reason=unsent.reason if unsent else "",
+        unless=unfinished,
     )
 
 

@@ -29,6 +29,7 @@ THROTTLE_WINDOW = timedelta(minutes=1)
 # Keep polling a little before a scheduled occurrence, so the page picks up the run beat is
 # about to start instead of needing a reload.
 STARTING_SOON = timedelta(minutes=1)
+FINISHING = timedelta(minutes=1)
 
 RUN_BADGES = {
     RunStatus.PENDING: "warn",
@@ -47,6 +48,13 @@ WAITING_LABELS = {
     "user_timezone": "User's time zone (local send time)",
 }
 SKIP_LABELS = dict(SkipReason.choices)
+# Why rows failed (Message.reason while FAILED: engine.FAILED_*).
+FAILED_LABELS = {
+    "permanent": "Refused by the provider",
+    "retries_exhausted": "Retries exhausted",
+    "render_error": "The message did not render",
+    "no_provider": "No provider to send through",
+}
 
 
 def _label(reason: str, labels: dict[str, str]) -> str:
@@ -119,19 +127,33 @@ class RunCounts:
 
     @property
     def failed_rows(self) -> list[tuple[str, int]]:
-        return _rows(self.failed_by_reason, {})
+        return _rows(self.failed_by_reason, FAILED_LABELS)
+
+    @property
+    def nothing_sent_reason(self) -> str:
+        """Why no message went out, for finished rows that sent none: what became of them
+        ("3 skipped: Unsubscribed (2), Frequency cap (1)."), or why there were none."""
+        if not self.total:
+            if self.control:
+                return f"Everyone who qualified ({self.control:,}) was in the control group."
+            return "Nobody in the audience could be reached on this channel."
+        parts = [
+            f"{n:,} {what}: " + ", ".join(f"{label} ({count:,})" for label, count in rows)
+            for n, what, rows in (
+                (self.skipped, "skipped", self.skipped_rows),
+                (self.failed, "failed", self.failed_rows),
+            )
+            if n
+        ]
+        return "; ".join(parts) + "."
 
 
 def _rows(counts: dict[str, int], labels: dict[str, str]) -> list[tuple[str, int]]:
     return sorted(((_label(k, labels), n) for k, n in counts.items()), key=lambda r: (-r[1], r[0]))
 
 
-def run_counts(run_ids: list[int], *, now: datetime) -> dict[int, RunCounts]:
-    """Counts per run for all `run_ids` in one grouped query."""
-    counts: dict[int, RunCounts] = defaultdict(RunCounts)
-    if not run_ids:
-        return counts
-    grouped = (
+def _grouped_counts(run_ids: list[int], *, now: datetime):
+    return (
         Message.objects.filter(run_id__in=run_ids)
         .order_by()
         .values("run_id", "status", "reason", "variant")
@@ -143,16 +165,50 @@ def run_counts(run_ids: list[int], *, now: datetime) -> dict[int, RunCounts]:
             release=Min("release_at"),
         )
     )
-    for row in grouped:
-        counts[row["run_id"]].add(
-            row["status"],
-            row["reason"],
-            row["variant"],
-            row["n"],
-            row["last_minute"],
-            row["release"],
-        )
+
+
+def _add_row(counts: RunCounts, row: dict) -> None:
+    counts.add(
+        row["status"], row["reason"], row["variant"], row["n"], row["last_minute"], row["release"]
+    )
+
+
+def run_counts(run_ids: list[int], *, now: datetime) -> dict[int, RunCounts]:
+    """Counts per run for all `run_ids` in one grouped query."""
+    counts: dict[int, RunCounts] = defaultdict(RunCounts)
+    if not run_ids:
+        return counts
+    for row in _grouped_counts(run_ids, now=now):
+        _add_row(counts[row["run_id"]], row)
     return counts
+
+
+@dataclass(frozen=True)
+class NothingSent:
+    reason: str
+    refused: bool  # its last run was refused: `reason` is the refusal's own
+
+
+def campaign_nothing_sent(campaign_id: int, *, now: datetime) -> NothingSent | None:
+    """Why none of a campaign's runs sent a message; None when one did. Asked by the engine
+    once the campaign's last run is final: the EXISTS stops at the first sent row, and only
+    a campaign that sent nothing has its rows counted (one grouped query) to say why."""
+    if Message.objects.filter(run__campaign_id=campaign_id, status=MessageStatus.SENT).exists():
+        return None
+    runs = list(
+        CampaignRun.objects.filter(campaign_id=campaign_id)
+        .order_by("-scheduled_for", "-pk")
+        .values_list("pk", "status", "refused_reason")
+    )
+    if not runs:
+        return NothingSent("No run was started.", refused=False)
+    _, last_status, refused_reason = runs[0]
+    if last_status == RunStatus.REFUSED:
+        return NothingSent(refused_reason or "The run was refused.", refused=True)
+    counts = RunCounts()
+    for row in _grouped_counts([pk for pk, _, _ in runs], now=now):
+        _add_row(counts, row)
+    return NothingSent(counts.nothing_sent_reason, refused=False)
 
 
 @dataclass(frozen=True)
@@ -188,13 +244,30 @@ class RunView:
         return self.run.status in ACTIVE_RUN_STATUSES
 
     @property
+    def sent_nothing(self) -> bool:
+        """Completed without a single message going out: it must not read "Completed"."""
+        return self.run.status == RunStatus.COMPLETED and not self.counts.sent
+
+    @property
     def badge(self) -> str:
-        return RUN_BADGES.get(self.run.status, "")
+        return "warn" if self.sent_nothing else RUN_BADGES.get(self.run.status, "")
+
+    @property
+    def status_label(self) -> str:
+        if self.sent_nothing:
+            return "Completed — nothing sent"
+        return self.run.get_status_display()
 
     @property
     def short_status(self) -> str:
         """The history table's label: narrow enough for one line beside six columns."""
+        if self.sent_nothing:
+            return "Nothing sent"
         return SHORT_STATUS.get(self.run.status) or self.run.get_status_display()
+
+    @property
+    def nothing_sent_reason(self) -> str:
+        return self.counts.nothing_sent_reason if self.sent_nothing else ""
 
 
 @dataclass(frozen=True)
@@ -295,6 +368,15 @@ def campaign_progress(campaign: Campaign, *, now: datetime) -> CampaignProgress:
         and campaign.next_run_at is not None
         and campaign.next_run_at <= now + STARTING_SOON
     )
+    # The engine finishes the run first and the campaign just after (completed, or back to
+    # draft): keep polling a moment, so the page's status badge hears of the second too.
+    finishing = (
+        campaign.status == CampaignStatus.RUNNING
+        and current is not None
+        and not current.is_active
+        and current.run.finished_at is not None
+        and current.run.finished_at >= now - FINISHING
+    )
     delivery = campaign.delivery if isinstance(campaign.delivery, dict) else {}
     throttle = delivery.get("throttle_per_minute")
     return CampaignProgress(
@@ -303,7 +385,7 @@ def campaign_progress(campaign: Campaign, *, now: datetime) -> CampaignProgress:
         runs=views,
         more_runs=more_runs,
         ab=ab_result(campaign, current) if current else None,
-        poll=bool(current and current.is_active) or starting_soon,
+        poll=bool(current and current.is_active) or starting_soon or finishing,
         throttle_per_minute=(
             throttle
             if isinstance(throttle, int) and not isinstance(throttle, bool) and throttle > 0

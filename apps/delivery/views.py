@@ -20,6 +20,9 @@ def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
         # The panel lives on the campaign page; opened on its own it goes there.
         return redirect("campaigns:detail", pk=campaign.pk)
     progress = selectors.campaign_progress(campaign, now=timezone.now())
-    response = render(request, "delivery/_progress.html", {"delivery": progress})
+    # status_oob: the answer also carries the page header's status (out of band).
+    response = render(
+        request, "delivery/_progress.html", {"delivery": progress, "status_oob": True}
+    )
     patch_vary_headers(response, ["HX-Request"])  # one URL, a partial or a redirect
     return response

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apps.campaigns.models import Campaign, CampaignStatus
 from apps.campaigns.services import ACTIONS_BY_STATUS
+from apps.delivery.models import CampaignRun
 from tests.accounts.factories import UserFactory
 from tests.campaigns.factories import CampaignFactory
 
@@ -127,6 +128,41 @@ def test_the_list_pages_with_a_constant_number_of_queries(
 
     assert len(_names(first)) == 25 and len(_names(more)) == 25
     assert "Page 1 of 2" in _html(first) and "Page 1 of 3" in _html(more)
+
+
+def _row(html: str, campaign: Campaign) -> str:
+    return re.search(rf'<tr id="campaign-{campaign.pk}">(.*?)</tr>', html, re.S).group(1)
+
+
+def _runs(campaign: Campaign, *days: str) -> None:
+    for day in days:
+        CampaignRun.objects.create(campaign=campaign, scheduled_for=_at(day))
+
+
+def test_the_list_says_what_ended_without_sending_and_never_calls_it_completed(viewer_client):
+    quiet = CampaignFactory(
+        name="Quiet", status="completed", nothing_sent_reason="2 skipped: Unsubscribed (2)."
+    )
+    refused = CampaignFactory(
+        name="Refused", status="draft", nothing_sent_reason="The campaign has no audience."
+    )
+    _runs(refused, "2030-01-05T10:00")
+    sent = CampaignFactory(name="Sent", status="completed")
+
+    html = _html(viewer_client.get(LIST_URL))
+
+    assert (
+        '<span class="badge warn" title="2 skipped: Unsubscribed (2).">'
+        "Completed — nothing sent</span>" in _row(html, quiet)
+    )
+    assert '<span class="badge ">Draft</span>' in _row(html, refused)
+    assert (
+        '<span class="badge bad" title="The campaign has no audience.">Run refused</span>'
+        in _row(html, refused)
+    )
+    assert ">Completed<" not in _row(html, quiet) + _row(html, refused)
+    assert '<span class="badge good">Completed</span>' in _row(html, sent)
+    assert "Delete draft" not in _row(html, refused)  # it has a run in its history
 
 
 def test_htmx_gets_only_the_results_and_the_pages_keep_the_filters(htmx_client):

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.campaigns.models import Campaign
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus
 from apps.delivery.selectors import campaign_progress, run_counts
 from tests.audience.factories import ProfileFactory
@@ -152,7 +153,7 @@ def test_a_sending_run_shows_its_audience_counts_reasons_and_throttle(viewer_cli
     assert "<td>Skipped: Do Not Disturb (discarded)</td><td>1</td>" in html
     assert "<td>Waiting: Do Not Disturb (until the window ends)</td><td>3</td>" in html
     assert "<td>Waiting: User&#x27;s time zone (local send time)</td><td>1</td>" in html
-    assert "<td>Failed: Permanent</td><td>1</td>" in html
+    assert "<td>Failed: Refused by the provider</td><td>1</td>" in html
     assert '<progress value="9" max="17"' in html
 
 
@@ -234,6 +235,57 @@ def test_a_refused_run_shows_the_safety_check_reason(viewer_client):
     assert 'data-polling="off"' in html
 
 
+def test_a_completed_run_that_sent_nothing_says_why_and_never_reads_completed(viewer_client):
+    why = "3 skipped: Unsubscribed (3); 2 failed: No provider to send through (2)."
+    # As the engine leaves it (tests/delivery/test_campaign_outcome.py).
+    campaign = _campaign(status="completed", nothing_sent_reason=why)
+    run = _run(campaign, RunStatus.COMPLETED, qualified=5, recipients=5, control=0)
+    _messages(run, 3, MessageStatus.SKIPPED, reason="unsubscribed")
+    _messages(run, 2, MessageStatus.FAILED, reason="no_provider")
+
+    html = _progress(viewer_client, campaign)
+
+    assert (  # the page header, swapped in out of band
+        f'<span class="badge warn" title="{why}">Completed — nothing sent</span>' in html
+    )
+    assert '<h2>Delivery <span class="badge warn">Completed — nothing sent</span></h2>' in html
+    assert f"<strong>Nothing sent:</strong> {why}" in html
+    assert '<span class="badge warn">Nothing sent</span>' in html  # the run history
+    assert f"<small>Nothing sent: {why}</small>" in html
+    assert ">Completed<" not in html
+    page = _detail(viewer_client, campaign)
+    assert (
+        '<span class="campaign-status" id="campaign-status"><span class="badge warn" '
+        f'title="{why}">Completed — nothing sent</span></span>' in page
+    )
+    assert ">Completed<" not in page
+
+
+def test_a_run_where_nobody_qualified_says_so():
+    campaign = _campaign(status="completed")
+    _run(campaign, RunStatus.COMPLETED, qualified=0, recipients=0, control=0)
+    view = campaign_progress(campaign, now=timezone.now()).current
+    assert view.status_label == "Completed — nothing sent"
+    assert view.nothing_sent_reason == "Nobody in the audience could be reached on this channel."
+
+
+def test_a_run_that_sent_reads_completed_with_no_reason():
+    campaign = _campaign(status="completed")
+    run = _run(campaign, RunStatus.COMPLETED)
+    _messages(run, 1, MessageStatus.SENT, sent_at=timezone.now())
+    _messages(run, 4, MessageStatus.SKIPPED, reason="capped")
+    view = campaign_progress(campaign, now=timezone.now()).current
+    assert (view.status_label, view.badge, view.nothing_sent_reason) == ("Completed", "good", "")
+
+
+def test_every_failure_reason_of_the_engine_has_a_label():
+    from apps.delivery import engine
+    from apps.delivery.selectors import FAILED_LABELS
+
+    reasons = {value for name, value in vars(engine).items() if name.startswith("FAILED_")}
+    assert reasons == set(FAILED_LABELS)
+
+
 def test_a_campaign_without_runs_says_when_the_first_starts(viewer_client):
     later = timezone.now() + timedelta(days=2)
     html = _detail(viewer_client, _campaign(status="scheduled", next_run_at=later))
@@ -261,6 +313,61 @@ def test_the_panel_polls_while_a_run_is_active_and_stops_once_it_is_finished(vie
     assert 'id="campaign-delivery"' in finished and 'data-polling="off"' in finished
     assert "hx-trigger" not in finished and "hx-get" not in finished
     assert '<dd data-count="sent">2</dd>' in finished
+
+
+def test_the_polled_panel_brings_the_header_status_along(viewer_client):
+    """The header's badge is outside the polled panel: each answer swaps it out of band,
+    so the page never says "Scheduled" beside a finished run."""
+    campaign = _campaign(status="scheduled", next_run_at=timezone.now() + timedelta(seconds=20))
+    page = _detail(viewer_client, campaign)
+    assert (
+        '<span class="campaign-status" id="campaign-status"><span class="badge warn">'
+        "Scheduled</span></span>" in page
+    )
+    assert "hx-swap-oob" not in page  # the page itself has the one header copy
+
+    run = _run(campaign, RunStatus.COMPLETED, finished_at=timezone.now())
+    _messages(run, 2, MessageStatus.SENT, sent_at=timezone.now())
+    Campaign.objects.filter(pk=campaign.pk).update(status="completed", next_run_at=None)
+    finished = _progress(viewer_client, campaign)
+
+    assert (
+        '<span class="campaign-status" id="campaign-status" hx-swap-oob="true">'
+        '<span class="badge good">Completed</span></span>' in finished
+    )
+    assert finished.count('id="campaign-status"') == 1 and ">Scheduled<" not in finished
+
+
+def test_the_header_of_a_campaign_its_refused_run_sent_back_says_so(viewer_client):
+    campaign = _campaign(status="draft", nothing_sent_reason="The campaign has no audience.")
+    _run(
+        campaign,
+        RunStatus.REFUSED,
+        refused_reason="The campaign has no audience.",
+        finished_at=timezone.now(),
+    )
+
+    html = _progress(viewer_client, campaign)
+
+    assert (
+        '<span class="campaign-status" id="campaign-status" hx-swap-oob="true">'
+        '<span class="badge ">Draft</span><span class="badge bad" '
+        'title="The campaign has no audience.">Run refused</span></span>' in html
+    )
+    assert "<strong>Refused:</strong> The campaign has no audience." in html
+    assert "the campaign went back to draft" in html
+    assert "Completed" not in html
+
+
+def test_the_panel_polls_a_moment_after_the_run_while_the_campaign_is_finishing():
+    """The engine marks the run finished just before the campaign: the answer that sees the
+    first must not be the last, or the header would keep "Running"."""
+    campaign = _campaign(status="running", next_run_at=None)
+    run = _run(campaign, RunStatus.COMPLETED, finished_at=timezone.now())
+    assert campaign_progress(campaign, now=timezone.now()).poll
+    assert not campaign_progress(campaign, now=run.finished_at + timedelta(minutes=2)).poll
+    campaign.status = "completed"
+    assert not campaign_progress(campaign, now=timezone.now()).poll
 
 
 def test_the_panel_polls_a_moment_before_a_scheduled_run_starts():

@@ -112,7 +112,9 @@ def test_a_run_refused_for_want_of_an_audience_does_not_hold_the_campaign():
     campaign.refresh_from_db()
     assert run.status == RunStatus.REFUSED and run.qualified is None
     assert not campaign.is_safety_held
-    assert campaign.status == CampaignStatus.COMPLETED
+    # Not "completed": nothing was sent. Back to draft with the refusal's reason, to fix.
+    assert campaign.status == CampaignStatus.DRAFT and campaign.was_refused
+    assert campaign.nothing_sent_reason == "The campaign has no audience."
 
 
 def test_a_run_within_the_safety_cap_does_not_hold_the_campaign():

@@ -1,5 +1,6 @@
 from django import template
 
+from apps.campaigns import selectors
 from apps.campaigns.services import campaign_actions
 
 register = template.Library()
@@ -12,16 +13,6 @@ def allowed_actions(campaign) -> frozenset[str]:
     return campaign_actions(campaign)
 
 
-STATUS_BADGES = {
-    "draft": "",
-    "scheduled": "warn",
-    "running": "good",
-    "stopped": "bad",
-    "completed": "good",
-    "archived": "",
-}
-
-
 @register.filter
-def status_badge(status: str) -> str:
-    return STATUS_BADGES.get(status, "")
+def status_badges(campaign) -> list[selectors.StatusBadge]:
+    return selectors.campaign_status_badges(campaign)
