@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from .models import Campaign, CampaignStatus
@@ -30,9 +30,15 @@ def _day_start(day: date) -> datetime:
 
 
 def campaign_list(*, filters: CampaignFilters) -> QuerySet[Campaign]:
-    campaigns = Campaign.objects.select_related(
-        "created_by", "provider", "provider_group", "segment"
-    ).defer(*LIST_DEFERRED)
+    """The list's campaigns, each with `last_run_at` (its latest run's occurrence, for the
+    send time) from the same query."""
+    campaigns = (
+        Campaign.objects.select_related("created_by", "provider", "provider_group", "segment")
+        .defer(*LIST_DEFERRED)
+        # The delivery engine's runs, by their relation's name: campaigns imports nothing
+        # of delivery.
+        .annotate(last_run_at=Max("runs__scheduled_for"))
+    )
     if filters.q:
         campaigns = campaigns.filter(name__icontains=filters.q)
     if filters.channel:
@@ -108,7 +114,7 @@ def safety_hold_banner(campaign: Campaign, *, can_edit: bool) -> SafetyHold | No
     )
 
 
-# --- Status, as the list and the campaign page show it ------------------------------------------
+# --- Status and send time, as the list and the campaign page show them -----------------------
 
 STATUS_TONES = {
     CampaignStatus.DRAFT: "",
@@ -141,3 +147,32 @@ def campaign_status_badges(campaign: Campaign) -> list[StatusBadge]:
     elif campaign.was_refused:
         badges.append(StatusBadge("Run refused", "bad", campaign.nothing_sent_reason))
     return badges
+
+
+@dataclass(frozen=True)
+class SendTime:
+    label: str  # what the time is: "Next send", "Last run"…
+    at: datetime | None  # None: the label says it all ("Live: on each trigger")
+
+
+def campaign_send_time(campaign: Campaign, *, now: datetime) -> SendTime | None:
+    """When the campaign sends, for the list: the next occurrence while it is scheduled or
+    running (next_run_at, which the schedule and the engine's tick keep), the run in
+    progress once none is left, else when its latest run was (`last_run_at`, annotated by
+    campaign_list). None: nothing planned nor sent."""
+    last_run_at = getattr(campaign, "last_run_at", None)
+    if campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.RUNNING):
+        if campaign.is_live:
+            if campaign.next_run_at and campaign.next_run_at > now:
+                return SendTime("Live from", campaign.next_run_at)
+            return SendTime("Live: sends on each trigger", None)
+        if campaign.next_run_at:
+            if campaign.next_run_at <= now:
+                return SendTime("Starting", campaign.next_run_at)
+            return SendTime("Next send", campaign.next_run_at)
+        if last_run_at:
+            return SendTime("Sending since", last_run_at)
+        return None
+    if last_run_at:
+        return SendTime("Last run", last_run_at)
+    return None

@@ -139,6 +139,53 @@ def _runs(campaign: Campaign, *days: str) -> None:
         CampaignRun.objects.create(campaign=campaign, scheduled_for=_at(day))
 
 
+def test_the_list_shows_when_each_campaign_sends_not_when_schedule_was_pressed(viewer_client):
+    pressed = _at("2030-01-02T09:00")
+    weekly = CampaignFactory(
+        name="Weekly",
+        campaign_type="recurring",
+        status="running",
+        scheduled_at=pressed,
+        next_run_at=_at("2030-02-10T10:00"),
+    )
+    _runs(weekly, "2030-01-27T10:00", "2030-02-03T10:00")
+    later = CampaignFactory(
+        name="Later", status="scheduled", scheduled_at=pressed, next_run_at=_at("2031-05-01T08:30")
+    )
+    sending = CampaignFactory(name="Now", status="running", scheduled_at=pressed, next_run_at=None)
+    _runs(sending, "2030-01-02T09:00")
+    done = CampaignFactory(name="Done", status="completed", scheduled_at=pressed)
+    _runs(done, "2030-01-05T10:00", "2030-01-06T10:00")
+    draft = CampaignFactory(name="Idea", status="draft")
+
+    html = _html(viewer_client.get(LIST_URL))
+
+    assert '<th scope="col">Next or last send</th>' in html
+    assert "Next send" in _row(html, weekly) and ">2030-02-10 10:00</time>" in _row(html, weekly)
+    assert "Next send" in _row(html, later) and ">2031-05-01 08:30</time>" in _row(html, later)
+    assert "Sending since" in _row(html, sending)
+    assert ">2030-01-02 09:00</time>" in _row(html, sending)
+    assert "Last run" in _row(html, done) and ">2030-01-06 10:00</time>" in _row(html, done)
+    assert "Not scheduled" in _row(html, draft)
+    # When Schedule was pressed is not a send time.
+    for campaign in (weekly, later, done):
+        assert "2030-01-02 09:00" not in _row(html, campaign)
+
+
+def test_a_live_campaign_sends_on_its_triggers_from_its_start(viewer_client):
+    active = CampaignFactory(
+        name="Cart", campaign_type="live_action", status="scheduled", next_run_at=_at("2020-01-01")
+    )
+    upcoming = CampaignFactory(
+        name="Soon", campaign_type="live_date", status="scheduled", next_run_at=_at("2099-01-01")
+    )
+    html = _html(viewer_client.get(LIST_URL))
+    assert "Live: sends on each trigger" in _row(html, active)
+    assert "Live from" in _row(html, upcoming) and ">2099-01-01 00:00</time>" in _row(
+        html, upcoming
+    )
+
+
 def test_the_list_says_what_ended_without_sending_and_never_calls_it_completed(viewer_client):
     quiet = CampaignFactory(
         name="Quiet", status="completed", nothing_sent_reason="2 skipped: Unsubscribed (2)."
@@ -163,6 +210,16 @@ def test_the_list_says_what_ended_without_sending_and_never_calls_it_completed(v
     assert ">Completed<" not in _row(html, quiet) + _row(html, refused)
     assert '<span class="badge good">Completed</span>' in _row(html, sent)
     assert "Delete draft" not in _row(html, refused)  # it has a run in its history
+
+
+def test_send_times_cost_the_list_no_query(marketer_client, django_assert_num_queries):
+    for i in range(30):
+        campaign = CampaignFactory(status="completed")
+        _runs(campaign, f"2030-01-{i % 28 + 1:02}T10:00", f"2030-02-{i % 28 + 1:02}T10:00")
+    # The same five queries as a list without runs (above).
+    with django_assert_num_queries(5):
+        html = _html(marketer_client.get(LIST_URL))
+    assert html.count("Last run") == 25 and "Page 1 of 2" in html
 
 
 def test_htmx_gets_only_the_results_and_the_pages_keep_the_filters(htmx_client):

@@ -1,4 +1,5 @@
 from django import template
+from django.utils import timezone
 
 from apps.campaigns import selectors
 from apps.campaigns.services import campaign_actions
@@ -16,3 +17,8 @@ def allowed_actions(campaign) -> frozenset[str]:
 @register.filter
 def status_badges(campaign) -> list[selectors.StatusBadge]:
     return selectors.campaign_status_badges(campaign)
+
+
+@register.filter
+def send_time(campaign) -> selectors.SendTime | None:
+    return selectors.campaign_send_time(campaign, now=timezone.now())
