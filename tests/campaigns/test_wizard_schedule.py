@@ -19,6 +19,7 @@ from apps.campaigns.services import (
     campaign_recheck,
     campaign_schedule,
 )
+from apps.providers.models import Provider
 from apps.providers.services import provider_create
 from tests.campaigns.factories import CampaignFactory
 from tests.segments.factories import SegmentFactory
@@ -231,7 +232,7 @@ def test_the_overview_lists_the_problems_with_links_and_disables_schedule(market
     html = marketer_client.get(_url(ready)).content.decode()
 
     assert "This campaign cannot be scheduled yet" in html
-    assert "No Push provider is chosen (Setup)." in html
+    assert "No push provider is chosen in Send through." in html
     assert f'<a href="{_url(ready, "setup")}?then=overview">Fix in Setup</a>' in html
     assert f'<a href="{_url(ready, "what")}?then=overview">Fix in What</a>' in html
     assert 'value="schedule" disabled' in html
@@ -329,6 +330,8 @@ def test_an_edit_that_leaves_a_scheduled_campaign_unable_to_run_sends_it_back_to
     marketer_client, ready
 ):
     campaign_schedule(campaign=ready)
+    # Its provider was deactivated meanwhile: with none left to choose, Setup saves without.
+    Provider.objects.filter(pk=ready.provider_id).update(is_active=False)
 
     response = marketer_client.post(_url(ready, "setup"), _setup_post(ready, route=""))
 
@@ -337,7 +340,7 @@ def test_an_edit_that_leaves_a_scheduled_campaign_unable_to_run_sends_it_back_to
     assert stored.next_run_at is None and stored.scheduled_at is None
     [warning] = [m for m in get_messages(response.wsgi_request) if m.level_tag == "warning"]
     assert "went back to draft because it cannot run" in str(warning)
-    assert "No Push provider is chosen (Setup)." in str(warning)
+    assert "No push provider is chosen in Send through." in str(warning)
 
 
 @pytest.mark.django_db

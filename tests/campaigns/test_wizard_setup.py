@@ -1,9 +1,13 @@
 """The wizard's frame (step URLs, resume, what can be reached, who may edit) and Step 1, Setup."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from apps.campaigns.models import Campaign, CampaignType, WizardStep
+from apps.campaigns.steps import setup
+from apps.providers.models import ProviderGroup
 from apps.providers.services import provider_create, provider_group_save
 from tests.campaigns.factories import CampaignFactory
 
@@ -146,3 +150,88 @@ def test_viewers_cannot_open_the_wizard(viewer_client):
     campaign = CampaignFactory()
     assert viewer_client.get(NEW_URL).status_code == 403
     assert viewer_client.post(_step(campaign, "setup"), {"name": "x"}).status_code == 403
+
+
+# --- "Send through": what scheduling needs, said where it is chosen ----------------------------
+
+
+def _route_part(html: str) -> str:
+    return re.search(r'<div id="setup-route">.*?</div>', html, re.S).group(0)
+
+
+def _push_post(**fields) -> dict:
+    return {"name": "App launch", "channel": "push", "campaign_type": "one_time", **fields}
+
+
+def test_push_send_through_is_required_and_says_what_each_provider_reaches(marketer_client):
+    provider_create(channel="push", kind="fcm", nickname="Firebase")
+    provider_create(channel="push", kind="apns", nickname="Apple")
+
+    part = _route_part(marketer_client.get(NEW_URL + "?channel=push").content.decode())
+
+    assert '<label for="id_route">Send through</label>' in part  # not "(optional)"
+    assert "(optional)" not in part
+    assert "Needed to schedule." in part
+    assert "an FCM provider reaches Android, iOS and web devices" in part
+    assert "an APNs provider reaches iOS devices only" in part
+
+
+def test_a_push_campaign_without_a_provider_is_refused_beside_send_through(marketer_client):
+    provider_create(channel="push", kind="fcm", nickname="Firebase")
+    provider_create(channel="push", kind="apns", nickname="Apple")
+
+    response = marketer_client.post(NEW_URL, _push_post(route=""))
+
+    html = response.content.decode()
+    assert response.status_code == 400 and not Campaign.objects.exists()
+    errors = re.search(r'<ul class="errorlist" id="id_route_errors">(.*?)</ul>', html, re.S)
+    assert errors, "no error beside Send through"
+    assert (
+        "Choose the push provider that sends this campaign: it cannot be scheduled without one."
+        in errors.group(1)
+    )
+
+
+def test_the_only_push_provider_is_preselected_and_what_setup_saves_schedule_accepts(
+    marketer_client,
+):
+    fcm = provider_create(channel="push", kind="fcm", nickname="Firebase")
+    page = marketer_client.get(NEW_URL + "?channel=push").content.decode()
+    assert f'<option value="provider:{fcm.pk}" selected>' in page
+
+    marketer_client.post(NEW_URL, _push_post(route=f"provider:{fcm.pk}"))
+
+    campaign = Campaign.objects.get()
+    assert campaign.provider == fcm
+    assert setup.problems(campaign) == []
+
+
+def test_with_no_push_provider_yet_the_draft_saves_and_the_label_says_it_is_needed(
+    marketer_client,
+):
+    part = _route_part(marketer_client.get(NEW_URL + "?channel=push").content.decode())
+    assert 'Send through <span class="muted">(needed to schedule)</span>' in part
+    assert "The draft can be saved without one, but not scheduled." in part
+
+    marketer_client.post(NEW_URL, _push_post(route=""))
+
+    campaign = Campaign.objects.get()
+    assert campaign.provider is None
+    assert setup.problems(campaign) == ["No push provider is chosen in Send through."]
+
+
+def test_sms_send_through_is_optional_exactly_when_a_default_group_takes_over(
+    marketer_client, sms_routes
+):
+    part = _route_part(marketer_client.get(NEW_URL + "?channel=sms").content.decode())
+    assert 'Send through <span class="muted">(optional)</span>' in part
+    assert '<option value="">The default group (Main)</option>' in part
+
+    marketer_client.post(NEW_URL, {"name": "x", "channel": "sms", "campaign_type": "one_time"})
+    assert setup.problems(Campaign.objects.get()) == []
+
+    ProviderGroup.objects.update(is_default=False)
+    response = marketer_client.post(
+        NEW_URL, {"name": "y", "channel": "sms", "campaign_type": "one_time", "route": ""}
+    )
+    assert response.status_code == 400 and 'id="id_route_errors"' in response.content.decode()

@@ -54,6 +54,36 @@ def route_choices(channel: str) -> list[tuple[str, list[tuple[str, str]]]]:
     return options
 
 
+# What "Send through" reaches, said where it is chosen. A push campaign sends every device
+# of its audience through its one provider (engine._route): FCM takes Android, iOS (through
+# the APNs key set up in Firebase) and web tokens; APNs takes iOS tokens only.
+ROUTE_HELP = {
+    Channel.PUSH: (
+        "Needed to schedule. One provider sends to every device in the audience: an FCM "
+        "provider reaches Android, iOS and web devices; an APNs provider reaches iOS devices "
+        "only, so Android and web devices would fail."
+    ),
+    Channel.EMAIL: "Needed to schedule: the email provider that sends this campaign.",
+}
+CHANNEL_WORDS = {Channel.PUSH: "push", Channel.EMAIL: "email", Channel.SMS: "SMS"}
+
+
+def route_needed(channel: str) -> bool:
+    """Whether a campaign of `channel` can only be scheduled once "Send through" names its
+    provider (or group): push and email always; SMS only when there is no default provider
+    group to send through instead. The Setup form and the readiness rule (problems) both
+    ask this, so the form never calls optional what the Schedule step then demands."""
+    if channel == Channel.SMS:
+        return not ProviderGroup.objects.filter(is_default=True).exists()
+    return bool(channel)
+
+
+def route_missing(channel: str) -> str:
+    if channel == Channel.SMS:
+        return "No SMS provider or group is chosen, and there is no default provider group."
+    return f"No {CHANNEL_WORDS.get(channel, channel)} provider is chosen in Send through."
+
+
 def default_route(channel: str) -> str:
     if channel == Channel.SMS:
         group = ProviderGroup.objects.filter(is_default=True).first()
@@ -99,7 +129,25 @@ class SetupForm(forms.Form):
             self.fields["channel"].disabled = True
             self.fields["channel"].initial = campaign.channel
         self.channel = campaign.channel if campaign is not None else channel
-        self.fields["route"].choices = [("", "Choose…"), *route_choices(self.channel)]
+        route = self.fields["route"]
+        choices = route_choices(self.channel)
+        self.route_needed = route_needed(self.channel)
+        default_group = (
+            ProviderGroup.objects.filter(is_default=True).first()
+            if self.channel == Channel.SMS
+            else None
+        )
+        blank = f"The default group ({default_group.name})" if default_group else "Choose…"
+        route.choices = [("", blank), *choices]
+        # Required when scheduling will demand it and there is something to choose; with no
+        # provider configured yet the draft may still be saved (the page says so).
+        route.required = self.route_needed and bool(choices)
+        route.help_text = ROUTE_HELP.get(self.channel, "")
+        word = CHANNEL_WORDS.get(self.channel, "")
+        route.error_messages["required"] = (
+            f"Choose the {word} provider that sends this campaign: "
+            "it cannot be scheduled without one."
+        )
 
     def clean(self):
         cleaned = super().clean()
@@ -200,14 +248,9 @@ def view(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
 
 def problems(campaign: Campaign) -> list[str]:
     found = []
-    if campaign.channel == Channel.SMS:
-        unrouted = campaign.provider_id is None and campaign.provider_group_id is None
-        if unrouted and not ProviderGroup.objects.filter(is_default=True).exists():
-            found.append(
-                "No SMS provider or group is chosen, and there is no default provider group."
-            )
-    elif campaign.provider_id is None:
-        found.append(f"No {campaign.get_channel_display()} provider is chosen (Setup).")
+    unrouted = campaign.provider_id is None and campaign.provider_group_id is None
+    if unrouted and route_needed(campaign.channel):
+        found.append(route_missing(campaign.channel))
     if campaign.provider_id and not campaign.provider.is_active:
         found.append(f"The provider “{campaign.provider.nickname}” is deactivated.")
     if campaign.channel == Channel.EMAIL and not campaign.sender_email:
