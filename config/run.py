@@ -127,6 +127,8 @@ class Launcher:
             self._stop_processes()
             self.servers.stop()
             self._release_var_dir()
+            if self.stopping:
+                say("stopped")
 
     def _watch(self) -> int:
         assert self.processes is not None
