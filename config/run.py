@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 from config.embedded import (
     EmbeddedServerError,
     EmbeddedServers,
+    database_create_if_missing,
     process_alive,
     servers_for_missing_urls,
 )
@@ -51,18 +51,12 @@ def database_ensure(database_url: str) -> None:
         psycopg.connect(database_url, connect_timeout=5).close()
         return
     except psycopg.OperationalError as error:
-        if "does not exist" not in str(error) or f'"{name}"' not in str(error):
+        if f'database "{name}" does not exist' not in str(error):
             reason = str(error).strip().splitlines()[-1]
-            raise StartError(
-                f"cannot reach PostgreSQL at {where} (DATABASE_URL): {reason}"
-            ) from None
+            message = f"cannot reach PostgreSQL at {where} (DATABASE_URL): {reason}"
+            raise StartError(message) from None
     try:
-        with psycopg.connect(
-            psycopg.conninfo.make_conninfo(database_url, dbname="postgres"),
-            autocommit=True,
-            connect_timeout=5,
-        ) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        database_create_if_missing(database_url)
     except psycopg.Error as error:
         reason = str(error).strip().splitlines()[-1]
         raise StartError(
