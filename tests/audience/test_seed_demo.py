@@ -29,11 +29,13 @@ def seed(*args: str) -> str:
 
 
 def event_indexes() -> set[str]:
+    """The event table's indexes and key constraints (PostgreSQL 18 also lists each NOT NULL
+    as a constraint; seed_demo leaves those alone)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT indexname FROM pg_indexes WHERE tablename = 'audience_event'"
             " UNION ALL SELECT conname FROM pg_constraint"
-            " WHERE conrelid = 'audience_event'::regclass"
+            " WHERE conrelid = 'audience_event'::regclass AND contype <> 'n'"
         )
         return {row[0] for row in cursor.fetchall()}
 

@@ -3,10 +3,12 @@ finds the profiles whose event date comes up."""
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 
+from apps.accounts.services import account_settings_get
 from apps.campaigns.services import campaign_stop
 from apps.delivery import engine, live
 from apps.delivery.models import CampaignRun, Message, MessageStatus
@@ -56,6 +58,17 @@ def _upload(client, headers, records, capture):
 
 def _a_minute_ago() -> datetime:
     return (timezone.now() - timedelta(minutes=1)).replace(microsecond=0)
+
+
+def _past_start_of_one_day(span: timedelta) -> datetime:
+    """A past moment about half an hour ago from which `span` stays within one day of the
+    account's time zone (a live campaign's run is one day): just after midnight, that is
+    late yesterday evening."""
+    tz = ZoneInfo(account_settings_get().timezone or "UTC")
+    start = (_a_minute_ago() - timedelta(minutes=30)).astimezone(tz)
+    if (start + span).date() != start.date():
+        start = start.replace(hour=23, minute=59, second=0) - span
+    return start
 
 
 # --------------------------------------------------------------------------- single action
@@ -443,7 +456,7 @@ def test_the_follow_up_in_the_same_upload_cancels_and_a_new_trigger_rearms(
 ):
     campaign = _abandoned_cart()
     live_person()
-    ts = _a_minute_ago() - timedelta(minutes=30)
+    ts = _past_start_of_one_day(timedelta(minutes=20))
     _upload(
         client,
         api_headers,
