@@ -417,3 +417,34 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client):
     url = reverse("delivery:progress", args=[_campaign().pk])
     response = client.get(url, HTTP_HX_REQUEST="true")
     assert response.status_code == 302 and reverse("accounts:login") in response["Location"]
+
+
+def test_the_polled_panel_takes_stop_away_from_a_marketer_once_the_run_finished_it(
+    marketer_client,
+):
+    campaign = _campaign(status="running", next_run_at=None)
+    run = _run(campaign)
+    _messages(run, 1, MessageStatus.QUEUED)
+    page = _detail(marketer_client, campaign)
+    assert 'id="campaign-actions"' in page and ">Stop</button>" in page
+
+    Message.objects.filter(run=run).update(status=MessageStatus.SENT, sent_at=timezone.now())
+    CampaignRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.COMPLETED, finished_at=timezone.now()
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(status="completed")
+    finished = _progress(marketer_client, campaign)
+
+    actions = finished[finished.index('id="campaign-actions"') :]
+    assert 'id="campaign-actions" hx-swap-oob="true"' in finished
+    assert ">Stop</button>" not in finished and ">Clone</button>" in actions
+
+
+def test_a_viewer_polling_the_panel_gets_no_actions(viewer_client):
+    campaign = _campaign(status="running", next_run_at=None)
+    _run(campaign, RunStatus.COMPLETED, finished_at=timezone.now())
+
+    html = _progress(viewer_client, campaign)
+
+    assert 'id="campaign-status"' in html
+    assert "campaign-actions" not in html and "<form" not in html

@@ -44,6 +44,8 @@ def test_the_header_badge_follows_the_panel_when_the_run_ends_with_nothing_sent(
     status = page.locator("h1 #campaign-status")
     expect(status).to_have_text("Running")
     expect(page.locator("#campaign-delivery")).to_have_attribute("data-polling", "on")
+    stop = page.locator("#campaign-actions").get_by_role("button", name="Stop")
+    expect(stop).to_be_visible()
 
     # Every recipient unsubscribed meanwhile: the batch skips them, the engine ends the run.
     Message.objects.filter(run=run).update(
@@ -57,6 +59,10 @@ def test_the_header_badge_follows_the_panel_when_the_run_ends_with_nothing_sent(
     expect(panel.locator("h2").first).to_have_text("Delivery Completed — nothing sent")
     expect(panel).to_contain_text("Nothing sent: 2 skipped: Unsubscribed (2).")
     assert page.locator("#campaign-status").count() == 1  # swapped, not added
+    # The header's actions follow too: a finished campaign cannot be stopped.
+    expect(stop).to_have_count(0)
+    expect(page.locator("#campaign-actions").get_by_role("button", name="Clone")).to_be_visible()
+    assert page.locator("#campaign-actions").count() == 1
 
 
 def test_a_run_refused_at_the_start_sends_the_header_back_to_draft(page):
