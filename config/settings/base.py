@@ -174,12 +174,18 @@ LOGGING = {
         },
         "console": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
     },
+    "filters": {
+        "client_error_without_traceback": {
+            "()": "apps.core.log_filters.ClientErrorWithoutTraceback"
+        },
+    },
     "handlers": {
         "stdout": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django.server": {"level": "WARNING"},
+        "django.request": {"filters": ["client_error_without_traceback"]},
         "django.db.backends": {"level": "INFO"},
     },
 }
