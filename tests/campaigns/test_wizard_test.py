@@ -3,28 +3,22 @@ provider or its failover group, rendered for each recipient; what the page shows
 answer; field errors; the empty state; Skip test."""
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils.html import escape
 
 from apps.campaigns.models import Campaign, CampaignStatus, WizardStep
 from apps.campaigns.services import campaign_test_send, phone_number_normalise
-from apps.providers.adapters import fcm as fcm_module
 from apps.providers.services import provider_create, provider_group_save
 from tests.audience.factories import DeviceFactory, ProfileFactory
 from tests.campaigns.factories import CampaignFactory
-from tests.providers.factories import sandbox_fcm, sandbox_twilio
+from tests.providers.factories import fresh_provider_state, sandbox_fcm, sandbox_twilio
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def _fresh_state():
-    cache.clear()  # circuit breaker state lives in this run's Redis db
-    fcm_module._token_cache.clear()
-    yield
-    cache.clear()
-    fcm_module._token_cache.clear()
+    yield from fresh_provider_state()
 
 
 def _content(channel: str, *variants: dict) -> dict:

@@ -103,6 +103,20 @@ def make_run_env(var_dir):
     return env
 
 
+def _make_run(env: dict, log_path: Path) -> subprocess.Popen:
+    """What `make run` runs after installing, in its own session (so a test's SIGINT to the
+    group is a terminal's Ctrl-C); the output is appended to `log_path`."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "config.run"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def _manage_shell(env: dict, code: str) -> dict:
     done = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
@@ -121,14 +135,7 @@ def test_make_run_boots_embedded_servers_and_sends_every_channel_to_the_sandbox(
 ):
     base = f"http://127.0.0.1:{make_run_env['HERALD_PORT']}"
     log_path = var_dir.parent / "make-run.log"
-    stack = subprocess.Popen(
-        [sys.executable, "-m", "config.run"],
-        cwd=ROOT,
-        env=make_run_env,
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    stack = _make_run(make_run_env, log_path)
     sandbox = SandboxClient(f"http://127.0.0.1:{make_run_env['HERALD_SANDBOX_PORT']}")
     try:
         health = _wait_for_health(base, stack, log_path)
@@ -237,14 +244,7 @@ def test_a_second_start_reuses_the_data_and_a_dead_server_stops_everything(make_
     log_path = var_dir.parent / "make-run.log"
 
     def boot() -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-m", "config.run"],
-            cwd=ROOT,
-            env=make_run_env,
-            stdout=log_path.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        return _make_run(make_run_env, log_path)
 
     base = f"http://127.0.0.1:{make_run_env['HERALD_PORT']}"
     first = boot()

@@ -6,18 +6,16 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from apps.campaigns.models import WizardStep
 from apps.core.roles import Role
-from apps.providers.adapters import fcm as fcm_module
 from apps.providers.services import provider_create
 from tests.accounts.factories import UserFactory
 from tests.audience.factories import DeviceFactory, ProfileFactory
 from tests.campaigns.factories import CampaignFactory
 from tests.e2e.conftest import log_in
-from tests.providers.factories import sandbox_fcm, sandbox_twilio
+from tests.providers.factories import fresh_provider_state, sandbox_fcm, sandbox_twilio
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,13 +28,24 @@ GATEWAY_ANSWER = (
 )
 
 
+def _sms_coupon(provider):
+    """An SMS draft through `provider` saying "Hi", up to its Test step."""
+    return CampaignFactory(
+        name="Coupon",
+        channel="sms",
+        provider=provider,
+        wizard_step=WizardStep.WHAT,
+        content={
+            "mode": "single",
+            "variants": [{"key": "A", "name": "Variant A", "match": "", "message": {"body": "Hi"}}],
+            "template_id": None,
+        },
+    )
+
+
 @pytest.fixture(autouse=True)
 def _fresh_state():
-    cache.clear()  # circuit breaker state lives in this run's Redis db
-    fcm_module._token_cache.clear()
-    yield
-    cache.clear()
-    fcm_module._token_cache.clear()
+    yield from fresh_provider_state()
 
 
 @pytest.fixture
@@ -145,17 +154,7 @@ def test_a_long_provider_answer_shows_its_start_and_opens_in_full_inside_the_ste
         credentials={"account_sid": "ACproxy", "auth_token": "token"},
         settings={"from_number": "+15550000000"},
     )
-    campaign = CampaignFactory(
-        name="Coupon",
-        channel="sms",
-        provider=provider,
-        wizard_step=WizardStep.WHAT,
-        content={
-            "mode": "single",
-            "variants": [{"key": "A", "name": "Variant A", "match": "", "message": {"body": "Hi"}}],
-            "template_id": None,
-        },
-    )
+    campaign = _sms_coupon(provider)
     _log_in_to_the_step(page, campaign)
 
     page.get_by_role("button", name="Send test").click()
@@ -175,17 +174,7 @@ def test_a_long_provider_answer_shows_its_start_and_opens_in_full_inside_the_ste
 def test_profiles_picked_in_the_search_join_the_list_and_both_get_the_test(page, provider_sandbox):
     carla = ProfileFactory(name="Carla", identity="carla", phone="+4930123456")
     bruno = ProfileFactory(name="Bruno", identity="bruno", phone="+4930123457")
-    campaign = CampaignFactory(
-        name="Coupon",
-        channel="sms",
-        provider=sandbox_twilio(provider_sandbox, "tw-pick"),
-        wizard_step=WizardStep.WHAT,
-        content={
-            "mode": "single",
-            "variants": [{"key": "A", "name": "Variant A", "match": "", "message": {"body": "Hi"}}],
-            "template_id": None,
-        },
-    )
+    campaign = _sms_coupon(sandbox_twilio(provider_sandbox, "tw-pick"))
     _log_in_to_the_step(page, campaign)
     assert page.locator(".test-empty").is_visible()  # no test profiles yet
 

@@ -1,3 +1,7 @@
+from collections.abc import Iterator
+
+from django.core.cache import cache
+
 from apps.providers.adapters import fcm as fcm_module
 from apps.providers.models import Provider
 from apps.providers.services import provider_create, throwaway_fcm_service_account
@@ -31,3 +35,14 @@ def sandbox_fcm(sandbox, label: str) -> Provider:
         },
         settings={"project_id": "herald-demo"},
     )
+
+
+def fresh_provider_state() -> Iterator[None]:
+    """Around a test that sends: no circuit breaker state (in this run's Redis db) and no
+    cached FCM access token from an earlier test, before and after. Use as the body of an
+    autouse fixture: `yield from fresh_provider_state()`."""
+    cache.clear()
+    fcm_module._token_cache.clear()
+    yield
+    cache.clear()
+    fcm_module._token_cache.clear()
