@@ -85,16 +85,13 @@ def _on_step(page, label: str) -> None:
 
 def _watch_errors(page) -> list[str]:
     """Script errors and console errors of every page the test opens: a step whose JavaScript
-    breaks fails the test with the browser's own message. (The site has no favicon; the
-    browser's 404 for it is not a page's fault.)"""
+    breaks fails the test with the browser's own message (a missing favicon included)."""
     errors: list[str] = []
 
     def on_console(message) -> None:
         if message.type != "error":
             return
         source = message.location.get("url", "")
-        if source.endswith("/favicon.ico"):
-            return
         # An invalid step form posted without htmx answers 400 with the errors beside the
         # fields (house style); the browser logs that status for the page itself.
         if source == page.url and "status of 400" in message.text:
