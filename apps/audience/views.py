@@ -10,6 +10,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.htmx import wants_partial
 from apps.core.roles import Role, role_required
 from apps.core.spreadsheet import spreadsheet_safe
 
@@ -22,16 +23,11 @@ EVENTS_PER_PAGE = 50
 IMPORTS_PER_PAGE = 25
 
 
-def _wants_partial(request: HttpRequest) -> bool:
-    """An htmx swap, not htmx restoring a page from its history (that needs all of it)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
 def _page_or_partial(
     request: HttpRequest, template: str, partial: str, context: dict
 ) -> HttpResponse:
     response = render(
-        request, f"{template}#{partial}" if _wants_partial(request) else template, context
+        request, f"{template}#{partial}" if wants_partial(request) else template, context
     )
     # One URL answers with a partial or a whole page: caches must keep them apart.
     patch_vary_headers(response, ["HX-Request"])
@@ -70,7 +66,7 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "events": events.get_page(request.GET.get("page")),
         "query": _query_without_page(request),
     }
-    if not _wants_partial(request):  # htmx asks only for the timeline's next page
+    if not wants_partial(request):  # htmx asks only for the timeline's next page
         context["devices"] = selectors.profile_devices(profile=profile)
         properties = profile.properties if isinstance(profile.properties, dict) else {}
         context["properties"] = sorted(properties.items())

@@ -9,6 +9,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.core.htmx import wants_partial
 from apps.core.roles import Role, role_allows, role_required
 from apps.delivery import selectors as delivery_selectors
 
@@ -18,16 +19,6 @@ from .models import Campaign
 
 CAMPAIGNS_PER_PAGE = 25
 RESULTS_TARGET = "campaign-results"  # the id the list's htmx requests swap
-
-
-def _wants_partial(request: HttpRequest) -> bool:
-    """An htmx swap of the results (the filter form or a page link), not a history restore
-    nor a boosted action form coming back here after its redirect: those need the page."""
-    return (
-        bool(request.htmx)
-        and not request.htmx.history_restore_request
-        and request.htmx.target == RESULTS_TARGET
-    )
 
 
 def _query_without_page(request: HttpRequest) -> str:
@@ -56,7 +47,9 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     }
     template = "campaigns/campaign_list.html"
     response = render(
-        request, f"{template}#results" if _wants_partial(request) else template, context
+        request,
+        f"{template}#results" if wants_partial(request, target=RESULTS_TARGET) else template,
+        context,
     )
     patch_vary_headers(response, ["HX-Request"])  # one URL, a partial or the whole page
     return response

@@ -10,6 +10,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.audience.models import Profile
+from apps.core.htmx import wants_partial
 from apps.core.roles import Role, role_required
 
 from . import selectors, services
@@ -24,11 +25,6 @@ CHANNEL_DESCRIPTIONS = {
     Channel.SMS: "A text message, with its length in characters and parts as you type.",
     Channel.EMAIL: "Subject, preheader, and an HTML body with a plain-text part.",
 }
-
-
-def _wants_partial(request: HttpRequest) -> bool:
-    """An htmx swap, not htmx restoring a page from its history (that needs all of it)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _query_without_page(request: HttpRequest) -> str:
@@ -57,7 +53,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
     }
     template = "message_templates/template_list.html"
     response = render(
-        request, f"{template}#results" if _wants_partial(request) else template, context
+        request, f"{template}#results" if wants_partial(request) else template, context
     )
     patch_vary_headers(response, ["HX-Request"])
     return response

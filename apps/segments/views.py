@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.htmx import wants_partial
 from apps.core.roles import Role, role_allows, role_required
 
 from . import builder, selectors, services
@@ -25,11 +26,6 @@ CHANNELS = [
     ("sms", "SMS"),
     ("email", "Email"),
 ]
-
-
-def _wants_partial(request: HttpRequest) -> bool:
-    """An htmx swap, not htmx restoring a page from its history (that needs all of it)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _query_without_page(request: HttpRequest) -> str:
@@ -59,7 +55,7 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     }
     template = "segments/segment_list.html"
     response = render(
-        request, f"{template}#results" if _wants_partial(request) else template, context
+        request, f"{template}#results" if wants_partial(request) else template, context
     )
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -85,7 +81,7 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def segment_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(Segment, pk=pk)
     services.segment_refresh_estimate(segment=segment)
-    if _wants_partial(request):
+    if wants_partial(request):
         context = {
             "segment": segment,
             "reach": _reach_rows(segment.last_estimate),
@@ -172,7 +168,7 @@ def _builder_page(request: HttpRequest, *, segment: Segment | None) -> HttpRespo
         builder.apply_action(rows, action)
         context = _builder_context(rows=rows, name=name, segment=segment)
         section = builder.action_section(action)
-        if _wants_partial(request) and section:
+        if wants_partial(request) and section:
             response = render(request, f"{BUILDER_FIELDS_TEMPLATE}#{section}", context)
             response["HX-Trigger"] = "segment-changed"  # the estimate follows the new rows
             return response
