@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.conf import settings as project_settings  # `settings` is a provider field here
 from django.db import IntegrityError, transaction
 
 from apps.providers.adapters import adapter_for
@@ -229,86 +228,7 @@ def provider_group_delete(*, group: ProviderGroup) -> None:
         group.delete()
 
 
-# --- Demo (make run) -------------------------------------------------------------------------
-
-
-def demo_providers_ensure() -> None:
-    """The demo providers `make run` sets up (bootstrap_demo): one per sandboxed kind,
-    pointing at the local provider sandbox (PROVIDER_SANDBOX_HOST/PORT), and a default "Demo
-    SMS" group of Twilio then Vonage, so a new user can send a test SMS and see it in the
-    Sandbox inbox. Safe to call every time: what exists (by nickname, by group name) is kept.
-    Tests call it too, with the settings aimed at their own sandbox."""
-    host, port = project_settings.PROVIDER_SANDBOX_HOST, project_settings.PROVIDER_SANDBOX_PORT
-    sandbox = f"http://{host}:{port}/p"
-    demo = [
-        (
-            "sms",
-            "twilio",
-            "Twilio (sandbox)",
-            "twilio",
-            {"account_sid": "ACdemo", "auth_token": "demo"},
-            {"from_number": "+15550000001"},
-        ),
-        (
-            "sms",
-            "vonage",
-            "Vonage (sandbox)",
-            "vonage",
-            {"api_key": "demo", "api_secret": "demo"},
-            {"from": "Herald"},
-        ),
-        (
-            "email",
-            "sendgrid",
-            "SendGrid (sandbox)",
-            "sendgrid",
-            {"api_key": "SG.demo"},
-            {"from_email": "demo@herald.test", "from_name": "Herald"},
-        ),
-        (
-            "push",
-            "fcm",
-            "FCM (sandbox)",
-            "fcm",
-            lambda: {
-                "service_account": throwaway_fcm_service_account(token_uri=f"{sandbox}/fcm/token")
-            },
-            {"project_id": "herald-demo"},
-        ),
-        (
-            "push",
-            "apns",
-            "APNs (sandbox)",
-            "apns",
-            lambda: {
-                "key_id": "DEMOKEY123",
-                "team_id": "DEMOTEAM12",
-                "private_key": _throwaway_apns_key(),
-            },
-            {"topic": "test.herald.demo"},
-        ),
-    ]
-    for channel, kind, nickname, label, credentials, provider_settings in demo:
-        if not Provider.objects.filter(channel=channel, nickname=nickname).exists():
-            provider_create(
-                channel=channel,
-                kind=kind,
-                nickname=nickname,
-                base_url=f"{sandbox}/{label}",
-                # Push keys are generated only when the provider is first created.
-                credentials=credentials() if callable(credentials) else credentials,
-                settings=provider_settings,
-            )
-    if not ProviderGroup.objects.filter(name="Demo SMS").exists():
-        sms = [
-            Provider.objects.get(channel="sms", nickname=n)
-            for n in ("Twilio (sandbox)", "Vonage (sandbox)")
-        ]
-        provider_group_save(
-            name="Demo SMS",
-            providers=sms,
-            is_default=not ProviderGroup.objects.filter(is_default=True).exists(),
-        )
+# --- Throwaway keys (demo, tests, benchmarks) ------------------------------------------------
 
 
 def throwaway_fcm_service_account(*, token_uri: str, project_id: str = "herald-demo") -> str:
@@ -332,20 +252,4 @@ def throwaway_fcm_service_account(*, token_uri: str, project_id: str = "herald-d
             "private_key": pem,
             "token_uri": token_uri,
         }
-    )
-
-
-def _throwaway_apns_key() -> str:
-    """A throwaway P-256 key in the .p8 (PKCS#8 PEM) form Apple hands out."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    return (
-        ec.generate_private_key(ec.SECP256R1())
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        .decode()
     )

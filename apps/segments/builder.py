@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from apps.audience.demo_data import CITIES
+from apps.audience.cities import CITIES
 from apps.segments.definitions import MAX_WITHIN_MINUTES
 
 OPERATORS = [

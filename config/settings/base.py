@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.campaigns",
     "apps.delivery",
     "apps.api",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [

@@ -15,8 +15,8 @@ from apps.accounts.services import account_settings_get
 from apps.campaigns import schedule
 from apps.campaigns.models import Campaign, CampaignStatus, CampaignType, WizardStep
 from apps.core.roles import Role
+from apps.demo.providers import demo_providers_ensure
 from apps.providers.models import ProviderGroup
-from apps.providers.services import demo_providers_ensure
 from tests.accounts.factories import UserFactory
 from tests.audience.factories import ProfileFactory
 from tests.e2e.conftest import log_in

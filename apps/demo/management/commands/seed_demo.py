@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from apps.audience import demo_data
+from apps.demo import audience as demo_audience
 
 # A block is one transaction: big enough for COPY to stream efficiently, small enough that
 # progress is visible and an interruption loses little.
@@ -86,7 +86,7 @@ class Command(BaseCommand):
             _reset()
             self._progress("reset: deleted all profiles, devices and events")
 
-        pools = demo_data.build_pools(seed=seed)
+        pools = demo_audience.build_pools(seed=seed)
         now = int(time.time())
         counts, index_seconds = self._load(
             pools=pools,
@@ -141,7 +141,7 @@ class Command(BaseCommand):
             (index, min(BLOCK_PROFILES, profiles - start))
             for index, start in enumerate(range(0, profiles, BLOCK_PROFILES))
         ]
-        plan = demo_data.LoadPlan(
+        plan = demo_audience.LoadPlan(
             conninfo=_conninfo(), pools=pools, now=now, seed=seed,
             events_per_profile=events_per_profile,
         )  # fmt: skip
@@ -157,11 +157,11 @@ class Command(BaseCommand):
                 # open database socket.
                 context = multiprocessing.get_context("spawn")
                 with context.Pool(
-                    min(workers, len(blocks)), demo_data.worker_start, (plan,)
+                    min(workers, len(blocks)), demo_audience.worker_start, (plan,)
                 ) as pool:
                     last_report = time.monotonic()
                     for done, counts in enumerate(
-                        pool.imap_unordered(demo_data.worker_load_block, blocks), start=1
+                        pool.imap_unordered(demo_audience.worker_load_block, blocks), start=1
                     ):
                         for i, count in enumerate(counts):
                             totals[i] += count

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand
 from apps.accounts.models import User
 from apps.accounts.services import account_settings_get, api_passcode_create
 from apps.core.roles import Role
-from apps.providers.services import demo_providers_ensure
+from apps.demo.providers import demo_providers_ensure
 
 DEMO_USERNAME = "admin"
 

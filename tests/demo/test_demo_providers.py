@@ -3,10 +3,10 @@ arrives in the Sandbox inbox on every channel."""
 
 import pytest
 
+from apps.demo.providers import demo_providers_ensure
 from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import EmailMessage, PushMessage, SendStatus, SmsMessage
 from apps.providers.models import Provider, ProviderGroup
-from apps.providers.services import demo_providers_ensure
 
 FCM_TOKEN = "demo-fcm-token_" + "b" * 40 + ":APA91b"
 APNS_TOKEN = "a1" * 32

@@ -13,9 +13,9 @@ from django.db import connection
 from django.db.models import Exists, Max, Min, OuterRef
 from django.utils import timezone
 
-from apps.audience.demo_data import CITIES
-from apps.audience.management.commands import seed_demo
+from apps.audience.cities import CITIES
 from apps.audience.models import Device, Event, Profile
+from apps.demo.management.commands import seed_demo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
