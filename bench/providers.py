@@ -349,7 +349,9 @@ def _check(sandbox: Sandbox, *, run: str, total: int, nicknames: dict[str, str])
         seen[int(match[1])] += 1
         by_label[message["label"]] += 1
     if len(recorded) < sum(health["counts"].values()):
-        raise SystemExit("the sandbox dropped messages from its log; raise its MAX_MESSAGES")
+        raise SystemExit(
+            "the sandbox dropped messages from its log; raise HERALD_SANDBOX_MAX_MESSAGES"
+        )
     requests = {label: health["requests"].get(label, 0) for label in nicknames}
     first, second = LABELS
     failed_at_first = requests[first] - health["counts"].get(first, 0)

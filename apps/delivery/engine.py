@@ -48,7 +48,6 @@ a stopped campaign's QUEUED and WAITING rows become SKIPPED (reason stopped).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -88,37 +87,25 @@ FAILED_NO_PROVIDER = "no_provider"
 THROTTLE_CHUNK_SECONDS = 2.0
 
 
-def _setting(name: str, default: int) -> int:
-    """Django setting, else environment variable (a worker started by a test inherits the
-    test's environment), else the default."""
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name)
-    try:
-        return int(value) if value not in (None, "") else default
-    except (TypeError, ValueError):
-        return default
-
-
 def batch_size() -> int:
-    return max(_setting("HERALD_BATCH_SIZE", 1000), 1)
+    return max(settings.HERALD_BATCH_SIZE, 1)
 
 
 def send_lease() -> timedelta:
-    return timedelta(seconds=max(_setting("HERALD_SEND_LEASE_S", 900), 1))
+    return timedelta(seconds=max(settings.HERALD_SEND_LEASE_S, 1))
 
 
 def stale_after() -> timedelta:
-    return timedelta(seconds=max(_setting("HERALD_STALE_RUN_S", 300), 1))
+    return timedelta(seconds=max(settings.HERALD_STALE_RUN_S, 1))
 
 
 def max_attempts() -> int:
-    return max(_setting("HERALD_SEND_MAX_ATTEMPTS", 5), 1)
+    return max(settings.HERALD_SEND_MAX_ATTEMPTS, 1)
 
 
 def retry_backoff(attempts: int) -> timedelta:
     """30 s, 60 s, 120 s … capped at 15 min: a provider outage is not hammered."""
-    base = _setting("HERALD_SEND_RETRY_BASE_S", 30)
+    base = settings.HERALD_SEND_RETRY_BASE_S
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 900))
 
 

@@ -31,11 +31,11 @@ class CircuitState(enum.StrEnum):
 
 
 def _threshold() -> int:
-    return int(getattr(settings, "HERALD_CIRCUIT_FAILURE_THRESHOLD", 10))
+    return int(settings.HERALD_CIRCUIT_FAILURE_THRESHOLD)
 
 
 def _cooldown_s() -> float:
-    return float(getattr(settings, "HERALD_CIRCUIT_COOLDOWN_S", 30))
+    return float(settings.HERALD_CIRCUIT_COOLDOWN_S)
 
 
 def _keys(provider_id: int) -> tuple[str, str, str]:

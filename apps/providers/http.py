@@ -33,14 +33,12 @@ from urllib.parse import urlencode
 
 import aiohttp
 import httpx
+from django.conf import settings
 
 # Timeouts: connecting should be quick; a provider that has not answered in 10 s is treated
 # as a retryable failure by the adapters.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 _LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30)
-# Requests of one batch in flight at once: enough to hide the round trip, few enough not to
-# look like a flood to a provider (several batch tasks may run at the same time).
-DEFAULT_CONCURRENCY = 16
 PROVIDER_HTTP_CLIENTS = ("aiohttp", "httpx")
 
 _client: httpx.Client | None = None
@@ -70,8 +68,8 @@ def http2_client() -> httpx.Client:
 
 
 def provider_http_client_name() -> str:
-    """Which client sends an adapter's batch: HERALD_PROVIDER_HTTP_CLIENT, else aiohttp."""
-    name = os.environ.get("HERALD_PROVIDER_HTTP_CLIENT") or "aiohttp"
+    """Which client sends an adapter's batch (settings.HERALD_PROVIDER_HTTP_CLIENT)."""
+    name = settings.HERALD_PROVIDER_HTTP_CLIENT
     if name not in PROVIDER_HTTP_CLIENTS:
         raise ValueError(
             f"HERALD_PROVIDER_HTTP_CLIENT must be one of {', '.join(PROVIDER_HTTP_CLIENTS)}, "
@@ -81,13 +79,11 @@ def provider_http_client_name() -> str:
 
 
 def provider_http_concurrency() -> int:
-    raw = os.environ.get("HERALD_PROVIDER_HTTP_CONCURRENCY") or DEFAULT_CONCURRENCY
-    try:
-        concurrency = int(raw)
-    except ValueError:
-        concurrency = 0
-    if concurrency < 1:
-        raise ValueError(f"HERALD_PROVIDER_HTTP_CONCURRENCY must be a positive integer: {raw!r}")
+    concurrency = settings.HERALD_PROVIDER_HTTP_CONCURRENCY
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(
+            f"HERALD_PROVIDER_HTTP_CONCURRENCY must be a positive integer: {concurrency!r}"
+        )
     return concurrency
 
 

@@ -202,3 +202,26 @@ HERALD_ENCRYPTION_KEYS = env.list("HERALD_ENCRYPTION_KEYS", default=[])
 PROVIDER_SANDBOX_HOST = env("HERALD_SANDBOX_HOST", default="127.0.0.1")
 PROVIDER_SANDBOX_PORT = env.int("HERALD_SANDBOX_PORT", default=8025)
 PROVIDER_SANDBOX_SMTP_PORT = env.int("HERALD_SANDBOX_SMTP_PORT", default=8026)
+# Messages the sandbox keeps in its log (per-label counts are never truncated); a benchmark
+# sending more raises it.
+HERALD_SANDBOX_MAX_MESSAGES = env.int("HERALD_SANDBOX_MAX_MESSAGES", default=200_000)
+
+# --- Sending: the delivery engine, provider circuit breakers, provider HTTP clients -------
+# Recipients per send batch.
+HERALD_BATCH_SIZE = env.int("HERALD_BATCH_SIZE", default=1000)
+# Seconds a claimed batch may be in doubt before release_due hands its rows out again.
+HERALD_SEND_LEASE_S = env.int("HERALD_SEND_LEASE_S", default=900)
+# Seconds without batch activity after which an open run is looked at again.
+HERALD_STALE_RUN_S = env.int("HERALD_STALE_RUN_S", default=300)
+# Tries of a retryable send, and its first back-off in seconds (doubling, at most 15 min).
+HERALD_SEND_MAX_ATTEMPTS = env.int("HERALD_SEND_MAX_ATTEMPTS", default=5)
+HERALD_SEND_RETRY_BASE_S = env.int("HERALD_SEND_RETRY_BASE_S", default=30)
+# Consecutive retryable failures that open a provider's circuit (it is skipped), and the
+# seconds it stays open before one trial send.
+HERALD_CIRCUIT_FAILURE_THRESHOLD = env.int("HERALD_CIRCUIT_FAILURE_THRESHOLD", default=10)
+HERALD_CIRCUIT_COOLDOWN_S = env.float("HERALD_CIRCUIT_COOLDOWN_S", default=30)
+# The adapters' batch client: "aiohttp" sends an SMS batch concurrently, "httpx" one request
+# at a time; and the requests of one batch aiohttp keeps in flight (enough to hide the round
+# trip, few enough not to look like a flood to a provider, as several batches run at once).
+HERALD_PROVIDER_HTTP_CLIENT = env("HERALD_PROVIDER_HTTP_CLIENT", default="aiohttp")
+HERALD_PROVIDER_HTTP_CONCURRENCY = env.int("HERALD_PROVIDER_HTTP_CONCURRENCY", default=16)

@@ -42,10 +42,12 @@ def queue_length(name: str) -> int:
 
 
 @pytest.fixture
-def small_batches(monkeypatch):
-    """Batches of BATCH rows in the worker started after this. The cache (circuit breakers,
-    run progress) shares the broker's Redis db, so it is cleared before the worker starts."""
+def small_batches(monkeypatch, settings):
+    """Batches of BATCH rows here and in the worker started after this (its settings read the
+    environment). The cache (circuit breakers, run progress) shares the broker's Redis db, so
+    it is cleared before the worker starts."""
     monkeypatch.setenv("HERALD_BATCH_SIZE", str(BATCH))
+    settings.HERALD_BATCH_SIZE = BATCH
     cache.clear()
 
 

@@ -107,10 +107,10 @@ def test_a_batch_comes_back_in_order_with_each_requests_own_outcome(provider_san
     assert sorted(m["recipient"] for m in recorded) == ["+14155550001", "+14155550005"]
 
 
-def test_aiohttp_and_httpx_send_the_same_request(provider_sandbox, monkeypatch):
+def test_aiohttp_and_httpx_send_the_same_request(provider_sandbox, settings):
     received = {}
     for client in PROVIDER_HTTP_CLIENTS:
-        monkeypatch.setenv("HERALD_PROVIDER_HTTP_CLIENT", client)
+        settings.HERALD_PROVIDER_HTTP_CLIENT = client
         label = f"base-{client}"
         request = _twilio_request(provider_sandbox, label, "+14155550100", "Grüße & 100% ✓")
 
@@ -205,8 +205,8 @@ def test_a_forked_process_gets_its_own_aiohttp_session(provider_sandbox):
     assert again.status_code == 200
 
 
-def test_an_unknown_provider_http_client_is_refused_by_name(monkeypatch):
-    monkeypatch.setenv("HERALD_PROVIDER_HTTP_CLIENT", "urllib")
+def test_an_unknown_provider_http_client_is_refused_by_name(settings):
+    settings.HERALD_PROVIDER_HTTP_CLIENT = "urllib"
 
     with pytest.raises(ValueError, match="HERALD_PROVIDER_HTTP_CLIENT"):
         post_each_or_retryable([], settings={})

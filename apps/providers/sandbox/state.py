@@ -6,22 +6,23 @@ truncated, so a benchmark can still check every message arrived exactly once."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter, OrderedDict, deque
 from dataclasses import asdict
 from typing import Any
 
-from apps.providers.sandbox.wire.base import Delivery, FaultPlan
+from django.conf import settings
 
-# A benchmark sending more than this raises it through the environment.
-MAX_MESSAGES = int(os.environ.get("HERALD_SANDBOX_MAX_MESSAGES") or 200_000)
+from apps.providers.sandbox.wire.base import Delivery, FaultPlan
 
 FAULT_FIELDS = ("error_rate", "error_status", "timeout_rate", "latency_ms", "reject_recipients")
 
 
 class SandboxState:
-    def __init__(self, max_messages: int = MAX_MESSAGES) -> None:
+    def __init__(self, max_messages: int | None = None) -> None:
+        # A benchmark sending more than HERALD_SANDBOX_MAX_MESSAGES raises it.
+        if max_messages is None:
+            max_messages = settings.HERALD_SANDBOX_MAX_MESSAGES
         self.messages: deque[dict[str, Any]] = deque(maxlen=max_messages)
         self.counts: Counter[str] = Counter()
         self.faults: dict[str, FaultPlan] = {}
