@@ -72,7 +72,6 @@ from .selectors import campaign_nothing_sent
 log = logging.getLogger(__name__)
 
 ACTIVE_RUN_STATUSES = (RunStatus.PENDING, RunStatus.SENDING, RunStatus.TESTING)
-FINAL_RUN_STATUSES = (RunStatus.COMPLETED, RunStatus.STOPPED, RunStatus.REFUSED)
 # Runs still pending this long after creation lost their run task (a crash between the
 # tick's commit and the publish): the tick publishes it again (run_start is idempotent).
 PENDING_RUN_GRACE = timedelta(seconds=60)
@@ -107,10 +106,6 @@ def retry_backoff(attempts: int) -> timedelta:
     """30 s, 60 s, 120 s … capped at 15 min: a provider outage is not hammered."""
     base = settings.HERALD_SEND_RETRY_BASE_S
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 900))
-
-
-def _is_live(campaign: Campaign) -> bool:
-    return campaign.campaign_type in LIVE_TYPES
 
 
 # --- Runs ------------------------------------------------------------------------------------

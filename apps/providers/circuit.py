@@ -119,7 +119,3 @@ def circuit_record(*, provider_id: int, results: list[SendResult]) -> None:
         # Open (or re-open after a failed probe) and start counting afresh.
         cache.set(opened_key, time.time(), timeout=_STATE_TTL_S)
         cache.delete_many([failures_key, probe_key])
-
-
-def circuit_reset(*, provider_id: int) -> None:
-    cache.delete_many(list(_keys(provider_id)))

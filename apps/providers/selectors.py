@@ -12,10 +12,6 @@ def provider_list(*, channel: str | None = None) -> QuerySet[Provider]:
     return providers.filter(channel=channel) if channel else providers
 
 
-def provider_get_by_nickname(*, channel: str, nickname: str) -> Provider | None:
-    return Provider.objects.filter(channel=channel, nickname=nickname).first()
-
-
 def sms_provider_choices() -> QuerySet[Provider]:
     return Provider.objects.filter(channel=Channel.SMS).order_by("nickname")
 
