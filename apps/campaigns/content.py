@@ -1,6 +1,6 @@
 """A campaign's content (the wizard's What step): validation, rendering, problems, summary.
 
-`campaign.content` is the document the delivery engine reads (see /work/briefs/contracts.md):
+`campaign.content` is the document the delivery engine (apps/delivery) reads:
 {"mode", "variants": [{"key", "name", "match", "message"}], "ab", "multi", "template_id"}.
 Every message is stored with all of its channel's keys (blank when unused), so readers never
 guess defaults.
