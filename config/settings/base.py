@@ -145,6 +145,7 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
+        # Keeps two Herald instances (or a benchmark) apart on one Redis database.
         "KEY_PREFIX": env("HERALD_CACHE_PREFIX", default="herald"),
     }
 }
@@ -162,7 +163,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 
 # --- Logging: one JSON object per line, so logs can be shipped and queried -----------------
-LOG_LEVEL = env("HERALD_LOG_LEVEL", default="INFO")
+LOG_LEVEL = env("HERALD_LOG_LEVEL", default="INFO")  # the root logger's level
 LOG_FORMAT = env("HERALD_LOG_FORMAT", default="json")  # json | console
 LOGGING = {
     "version": 1,
