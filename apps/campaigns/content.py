@@ -52,7 +52,7 @@ from apps.message_templates.personalization import (
 )
 from apps.message_templates.services import liquid_error_message
 from apps.providers.adapters.generic_sms import PLACEHOLDER as GENERIC_PLACEHOLDER
-from apps.providers.models import Channel
+from apps.providers.models import Channel, Provider, ProviderGroup
 from apps.segments import definitions as segment_definitions
 
 MODES = ("single", "ab", "multi")
@@ -877,7 +877,6 @@ def goal_clean(raw: Any) -> dict[str, Any] | None:
 def sms_route_providers(campaign) -> list:
     """The providers that may send this SMS campaign: its provider, its group's members, or
     (neither chosen) the default group's."""
-    from apps.providers.models import Provider, ProviderGroup
 
     if campaign.provider_id:
         return [campaign.provider]

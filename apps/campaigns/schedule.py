@@ -35,7 +35,9 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import count
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from apps.accounts.selectors import account_timezone
 
 from .models import LIVE_TYPES, Campaign, CampaignType
 
@@ -163,15 +165,6 @@ def human_wall(wall: datetime) -> str:
 
 def human_day(day: date) -> str:
     return f"{day.day} {day:%b %Y}"
-
-
-def account_timezone() -> ZoneInfo:
-    from apps.accounts.services import account_settings_get
-
-    try:
-        return ZoneInfo(account_settings_get().timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _aware_utc(moment: datetime) -> datetime:

@@ -7,6 +7,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from apps.accounts.selectors import account_timezone
+
 from .models import Campaign, CampaignStatus
 
 # The list never reads the step documents (content can hold whole email bodies).
@@ -94,24 +96,29 @@ class SafetyHold:
         return self.cap_now != self.cap
 
 
-def safety_hold_banner(campaign: Campaign, *, can_edit: bool) -> SafetyHold | None:
-    """The banner of a campaign the safety check holds; None when it is not held."""
+def safety_hold_banner(campaign: Campaign, *, who_url: str) -> SafetyHold | None:
+    """The banner of a campaign the safety check holds; None when it is not held.
+    `who_url` is the Who step's page for this user, "" when they cannot edit the campaign now
+    (the wizard builds it: the domain does not know its URLs)."""
     if not campaign.is_safety_held:
         return None
-    from . import wizard
-    from .steps.schedule import account_time
-
-    who = f"{wizard.step_url(campaign, 'who')}?{wizard.THEN_FIELD}=overview"
-    editable = can_edit and wizard.is_editable(campaign)
     return SafetyHold(
         audience=campaign.safety_hold_audience or 0,
         cap=campaign.safety_hold_cap or 0,
         cap_now=campaign.safety_cap,
         held_at=account_time(campaign.safety_held_at),
         reason=campaign.safety_hold_reason,
-        raise_cap_url=f"{who}#id_safety_cap" if editable else "",
-        narrow_audience_url=f"{who}#who-audience" if editable else "",
+        raise_cap_url=f"{who_url}#id_safety_cap" if who_url else "",
+        narrow_audience_url=f"{who_url}#who-audience" if who_url else "",
     )
+
+
+def account_time(moment: datetime | None) -> str:
+    """A moment as the account reads it: "2026-12-08 10:00 (Europe/Paris)"."""
+    if moment is None:
+        return ""
+    zone = account_timezone()
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"
 
 
 # --- Status and send time, as the list and the campaign page show them -----------------------

@@ -3,31 +3,25 @@ the action is allowed from, then check the row count), so two people pressing St
 racing the engine's own status change, can never both win or resurrect a campaign."""
 
 import logging
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, Q, QuerySet
 from django.db.models.functions import Greatest
+from django.urls import reverse
 from django.utils import timezone
 
-from apps.audience.models import Profile
 from apps.core.roles import Role
-from apps.delivery import live
-from apps.delivery.messages import email_message, push_message, sms_message
-from apps.delivery.models import CampaignRun
-from apps.providers.adapters import adapter_for
-from apps.providers.adapters.base import (
-    SendResult,
-    SendStatus,
-)
-from apps.providers.groups import group_send_sms
-from apps.providers.models import Channel, Provider, ProviderGroup
+from apps.providers.models import Channel
 
+from .live_index import live_index_bump
 from .models import LIVE_TYPES, Campaign, CampaignStatus, CampaignType, WizardStep
+from .readiness import campaign_readiness
+from .schedule import first_occurrence
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +163,7 @@ def _transition(campaign: Campaign, action: str, **changes) -> None:
     )
     if updated != 1:
         raise _refusal(campaign, action)
-    live.index_bump()  # an UPDATE sends no post_save: live campaigns' index must hear of it
+    live_index_bump()  # an UPDATE sends no post_save: live campaigns' index must hear of it
     campaign.refresh_from_db()
 
 
@@ -212,11 +206,11 @@ def campaign_delete_draft(*, campaign: Campaign) -> None:
     with transaction.atomic():
         deleted, _ = (
             Campaign.objects.filter(pk=campaign.pk, status__in=statuses_allowing("delete"))
-            .exclude(Exists(CampaignRun.objects.filter(campaign_id=OuterRef("pk"))))
+            .exclude(runs__isnull=False)
             .delete()
         )
     if not deleted:
-        if CampaignRun.objects.filter(campaign_id=campaign.pk).exists():
+        if campaign.runs.exists():
             raise CampaignActionRefused(
                 f"“{campaign.name}” has runs in its history: archive it instead of deleting it."
             )
@@ -235,45 +229,6 @@ class CampaignNotReady(CampaignActionRefused):
         super().__init__(f"“{campaign.name}” cannot be scheduled: {' '.join(problems)}")
 
 
-def _content_floor_problems(campaign: Campaign) -> list[str]:
-    """The What step's own problems() is the authority on content; this is the floor the
-    server keeps even if a step says nothing: no variant at all, or a template that does not
-    render, never gets scheduled."""
-    from .content import ContentInvalid, campaign_variants, render_message
-
-    variants = campaign_variants(campaign)
-    if not variants:
-        return ["No message content yet: write it in What."]
-    found = []
-    for variant in variants:
-        try:
-            render_message(campaign.channel, variant.get("message") or {}, None)
-        except ContentInvalid as invalid:
-            where = ", ".join(sorted(invalid.errors)) or "the message"
-            found.append(
-                f"{variant.get('name') or 'Variant ' + str(variant.get('key', ''))}: "
-                f"the template does not render ({where})."
-            )
-    return found
-
-
-def campaign_readiness(campaign: Campaign, *, now: datetime) -> list[tuple[str, str]]:
-    """Why `campaign` cannot run, as (step slug, sentence) pairs; [] when it can. Every
-    wizard step before the overview is asked, plus the schedule against `now` (a date that
-    was fine yesterday may be past today)."""
-    from . import wizard
-    from .schedule import when_problems
-
-    found: list[tuple[str, str]] = []
-    for step in wizard.STEPS[:-1]:
-        found += [(step.slug, problem) for problem in step.module.problems(campaign)]
-    if not any(slug == "what" for slug, _ in found):
-        found += [("what", problem) for problem in _content_floor_problems(campaign)]
-    seen = {problem for _, problem in found}
-    found += [("when", p) for p in when_problems(campaign, now=now) if p not in seen]
-    return found
-
-
 def _reloaded(campaign: Campaign) -> Campaign:
     # Readiness reads the provider, group and segment of what is stored now, not of the
     # instance a view loaded before its own save.
@@ -283,7 +238,6 @@ def _reloaded(campaign: Campaign) -> Campaign:
 
 
 def _first_run(campaign: Campaign, now: datetime) -> tuple[datetime | None, list[str]]:
-    from .schedule import first_occurrence
 
     first = first_occurrence(campaign, now=now)
     if first is None:
@@ -323,7 +277,7 @@ def campaign_schedule(*, campaign: Campaign, now: datetime | None = None) -> Cam
         raise CampaignActionRefused(
             f"“{campaign.name}” is {label}: only draft campaigns can be scheduled."
         )
-    live.index_bump()  # an UPDATE sends no post_save: live campaigns' index must hear of it
+    live_index_bump()  # an UPDATE sends no post_save: live campaigns' index must hear of it
     campaign.refresh_from_db()
     return campaign
 
@@ -395,7 +349,7 @@ def campaign_safety_hold(
             updated_at=held_at,
         )
     )
-    # No live.index_bump(): only past-behaviour campaigns have a safety cap.
+    # No live_index_bump(): only past-behaviour campaigns have a safety cap.
     if held:
         transaction.on_commit(lambda: campaign_safety_hold_alert(campaign_id))
     return bool(held)
@@ -407,10 +361,6 @@ def campaign_safety_hold_alert(campaign_id: int) -> int:
     an address (one created through the API) alerts the Admins. Sent through Django's mail
     settings (HERALD_EMAIL_URL); a mail server that fails is logged, never raised into the
     run that was refused. Returns how many messages went."""
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.mail import send_mail
-    from django.urls import reverse
 
     campaign = Campaign.objects.select_related("created_by").filter(pk=campaign_id).first()
     if campaign is None or campaign.safety_held_at is None:
@@ -493,170 +443,3 @@ def campaign_refused_to_draft(
             updated_at=timezone.now(),
         )
     )
-
-
-# --- Test sends (the wizard's Test step) ---------------------------------------------------
-
-# "E.164-ish": a plus and 8-15 digits once spaces, dots, dashes and brackets are dropped.
-PHONE_NUMBER_SEPARATORS = re.compile(r"[\s().\-]")
-PHONE_NUMBER_PATTERN = re.compile(r"\+\d{8,15}")
-
-
-def phone_number_normalise(raw: str) -> str | None:
-    """`raw` as +digits, or None when it is not a number with its country code."""
-    number = PHONE_NUMBER_SEPARATORS.sub("", raw or "")
-    return number if PHONE_NUMBER_PATTERN.fullmatch(number) else None
-
-
-@dataclass(frozen=True)
-class CampaignTestOutcome:
-    """What happened to one test message: one per (variant, recipient address)."""
-
-    variant: str  # the variant's name
-    recipient: str  # who it was for, as the marketer knows them (profile or typed number)
-    address: str = ""  # the phone number, email address or push token it went to
-    status: str = ""  # a SendStatus value, or "" when it was not sent at all
-    provider: str = ""  # the provider's nickname (for a group: the one that answered)
-    provider_message_id: str = ""
-    error: str = ""
-    http_status: int | None = None
-    rendered: dict = field(default_factory=dict)
-
-    @property
-    def accepted(self) -> bool:
-        return self.status == SendStatus.ACCEPTED
-
-
-def _send_through_provider(provider: Provider, messages: list) -> list[tuple[SendResult, str]]:
-    try:
-        results = adapter_for(provider.config()).send(messages)
-    except Exception as exc:  # a missing adapter or bad config: show it, don't 500
-        error = f"{type(exc).__name__}: {exc}"
-        results = [
-            SendResult(
-                getattr(m, "to", "") or getattr(m, "token", ""), SendStatus.PERMANENT, error=error
-            )
-            for m in messages
-        ]
-    return [(result, provider.nickname) for result in results]
-
-
-def campaign_test_route(campaign: Campaign) -> Provider | ProviderGroup | None:
-    """What a test goes through: the campaign's provider or group, or for SMS the default
-    group when neither is chosen (as the campaign itself would be sent)."""
-    if campaign.provider_group_id:
-        return campaign.provider_group
-    if campaign.provider_id:
-        return campaign.provider
-    if campaign.channel == Channel.SMS:
-        return ProviderGroup.objects.filter(is_default=True).first()
-    return None
-
-
-def campaign_test_send(
-    *,
-    campaign: Campaign,
-    profiles: list[Profile],
-    phone_numbers: Sequence[str] = (),
-    variant_keys: list[str] | None = None,
-) -> list[CampaignTestOutcome]:
-    """Send the chosen variants to test profiles (and, for SMS, typed numbers, rendered for
-    an empty profile) through the campaign's own route, and say what happened to each.
-    Nothing is recorded as a campaign message: a test is not a delivery. Unsubscribe and
-    opt-out flags are not applied either: test recipients are the marketer's own."""
-    from .content import ContentInvalid, campaign_variants, render_message
-
-    variants = [
-        v
-        for v in campaign_variants(campaign)
-        if variant_keys is None or v.get("key") in variant_keys
-    ]
-    route = campaign_test_route(campaign)
-    outcomes: list[CampaignTestOutcome] = []
-    # (outcome without result, message) pairs waiting for the one send below.
-    pending: list[tuple[CampaignTestOutcome, object]] = []
-    recipients: list[tuple[str, Profile | None, list[tuple[str, str]]]] = []
-    for profile in profiles:
-        recipients.append((str(profile), profile, _addresses(campaign.channel, profile)))
-    for number in phone_numbers:
-        recipients.append((number, None, [(number, "")]))
-
-    for variant in variants:
-        name = str(variant.get("name") or f"Variant {variant.get('key', '')}")
-        for label, profile, addresses in recipients:
-            if not addresses:
-                outcomes.append(
-                    CampaignTestOutcome(name, label, error=_no_address(campaign.channel))
-                )
-                continue
-            try:
-                rendered = render_message(campaign.channel, variant.get("message") or {}, profile)
-            except ContentInvalid as invalid:
-                problems = "; ".join(f"{k}: {v}" for k, v in invalid.errors.items())
-                outcomes.append(
-                    CampaignTestOutcome(
-                        name, label, error=f"The template does not render: {problems}"
-                    )
-                )
-                continue
-            for address, platform in addresses:
-                outcome = CampaignTestOutcome(name, label, address, rendered=rendered)
-                if campaign.channel == Channel.SMS:
-                    message = sms_message(address, rendered)
-                elif campaign.channel == Channel.EMAIL:
-                    message = email_message(campaign, route, address, rendered) if route else None
-                else:
-                    message = push_message(address, platform, rendered)
-                pending.append((outcome, message))
-
-    if pending:
-        answers = _send_test_messages(campaign, route, [message for _, message in pending])
-        for (outcome, _), (result, provider) in zip(pending, answers, strict=True):
-            outcomes.append(
-                replace(
-                    outcome,
-                    status=str(result.status),
-                    provider=provider,
-                    provider_message_id=result.provider_message_id,
-                    error=result.error,
-                    http_status=result.http_status,
-                )
-            )
-    return outcomes
-
-
-def _addresses(channel: str, profile: Profile) -> list[tuple[str, str]]:
-    """(address, push platform) pairs a profile is reached at on `channel`. Push goes to
-    every device of a test profile that has a token: a tester wants to see it everywhere."""
-    if channel == Channel.SMS:
-        return [(profile.phone, "")] if profile.phone else []
-    if channel == Channel.EMAIL:
-        return [(profile.email, "")] if profile.email else []
-    return [
-        (device.push_token, device.platform)
-        for device in profile.devices.exclude(push_token__isnull=True)
-        .exclude(push_token="")
-        .order_by(F("last_active").desc(nulls_last=True), "-id")
-    ]
-
-
-def _no_address(channel: str) -> str:
-    return {
-        Channel.SMS: "Not sent: this profile has no phone number.",
-        Channel.EMAIL: "Not sent: this profile has no email address.",
-    }.get(channel, "Not sent: this profile has no device with a push token.")
-
-
-def _send_test_messages(
-    campaign: Campaign, route: Provider | ProviderGroup | None, messages: list
-) -> list[tuple[SendResult, str]]:
-    def refused(error: str) -> list[tuple[SendResult, str]]:
-        return [(SendResult("", SendStatus.PERMANENT, error=error), "") for _ in messages]
-
-    if route is None:
-        return refused("Not sent: the campaign has no provider (Setup).")
-    if isinstance(route, ProviderGroup):
-        return group_send_sms(group=route, messages=messages)
-    if not route.is_active:
-        return refused(f"Not sent: the provider “{route.nickname}” is deactivated.")
-    return _send_through_provider(route, messages)

@@ -67,7 +67,9 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "campaign": campaign,
         "actions": services.campaign_actions(campaign),
         "can_act": can_act,
-        "safety_hold": selectors.safety_hold_banner(campaign, can_edit=can_act),
+        "safety_hold": selectors.safety_hold_banner(
+            campaign, who_url=wizard.safety_hold_who_url(campaign) if can_act else ""
+        ),
         "here": request.get_full_path(),
         # Each wizard step's own summary of what was chosen, the same rows as the overview.
         "sections": [

@@ -1,7 +1,7 @@
 """The campaign wizard's frame: the steps in order, their URLs, which ones are done, and how a
 step hands over to the next.
 
-Each step is a module `apps/campaigns/steps/<slug>.py` with three functions:
+Each step is a module `apps/campaigns/steps/<slug>.py` with these functions:
 
     view(request, campaign) -> HttpResponse
         GET renders the step, POST validates and saves it (then returns `step_saved(...)`),
@@ -10,6 +10,7 @@ Each step is a module `apps/campaigns/steps/<slug>.py` with three functions:
     problems(campaign) -> list[str]
         Why the campaign cannot be scheduled, from this step's point of view, as sentences a
         marketer can act on ("No message body in variant B."). Empty when the step is fine.
+        The rules live in the campaign domain (campaigns/readiness.py); a step names its own.
     summary(campaign) -> list[tuple[str, str]]
         (label, value) rows for the overview.
 
@@ -31,8 +32,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from .models import Campaign, WizardStep
-from .services import campaign_actions
+from .models import Campaign, CampaignStatus, WizardStep
+from .services import campaign_actions, campaign_recheck
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,32 @@ def resume_step(campaign: Campaign) -> Step:
 
 def is_editable(campaign: Campaign) -> bool:
     return "edit" in campaign_actions(campaign)
+
+
+def warn_back_to_draft(request: HttpRequest, campaign: Campaign, problems: list[str]) -> None:
+    messages.warning(
+        request,
+        f"“{campaign.name}” went back to draft because it cannot run: {' '.join(problems)}",
+    )
+
+
+def _recheck_after_edit(request: HttpRequest, campaign: Campaign) -> None:
+    """After every step save: a scheduled campaign whose edit leaves it unable to run goes
+    back to draft (with a warning saying why); otherwise its next run follows the edited
+    schedule."""
+    if campaign.status != CampaignStatus.SCHEDULED:
+        return
+    went_back = campaign_recheck(campaign=campaign)
+    if went_back:
+        warn_back_to_draft(request, campaign, went_back)
+
+
+def safety_hold_who_url(campaign: Campaign) -> str:
+    """Where a held campaign is fixed: its Who step, coming back to the overview; "" when the
+    campaign cannot be edited now."""
+    if not is_editable(campaign):
+        return ""
+    return f"{step_url(campaign, 'who')}?{THEN_FIELD}=overview"
 
 
 def _nav(campaign: Campaign | None, current: Step) -> list[dict]:
@@ -162,9 +189,7 @@ def step_saved(
     mark_done(campaign, slug)
     if message:
         messages.success(request, message)
-    from .steps import schedule  # the overview owns "can this campaign run?"
-
-    schedule.after_edit(request, campaign)
+    _recheck_after_edit(request, campaign)
     step = STEPS_BY_SLUG[slug]
     following = next_step(step)
     if then_value(request) == "overview" or following is None:

@@ -55,13 +55,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from apps.accounts.selectors import account_timezone
 from apps.audience.models import Event
+from apps.campaigns.live_index import live_index_bump, live_index_version
 from apps.campaigns.models import LIVE_TYPES, Campaign, CampaignStatus, CampaignType
 from apps.campaigns.schedule import OFFSET_UNITS, parse_wall, to_utc
 from apps.providers.models import Channel
@@ -75,7 +76,6 @@ from .snapshot import CONTROL_SEED, bucket_sql, device_join_sql, reachable_sql, 
 logger = logging.getLogger(__name__)
 
 ACTIVE_STATUSES = (CampaignStatus.SCHEDULED, CampaignStatus.RUNNING)
-INDEX_VERSION_KEY = "delivery:live-index:version"
 # Even if a bump were lost (a cache flush between two saves), no process keeps an index
 # older than this.
 INDEX_MAX_AGE_S = 300
@@ -209,29 +209,6 @@ _index = _Index()
 _index_lock = threading.Lock()
 
 
-def index_bump() -> None:
-    """Tell every process its index is stale (any live campaign may have changed)."""
-    if cache.add(INDEX_VERSION_KEY, _fresh_version(), timeout=None):
-        return
-    try:
-        cache.incr(INDEX_VERSION_KEY)
-    except ValueError:  # evicted between add and incr
-        cache.set(INDEX_VERSION_KEY, _fresh_version(), timeout=None)
-
-
-def _fresh_version() -> int:
-    # Never a small number a process may still hold from before the key was lost.
-    return time_module.time_ns()
-
-
-def _current_version() -> Any:
-    version = cache.get(INDEX_VERSION_KEY)
-    if version is None:
-        cache.add(INDEX_VERSION_KEY, _fresh_version(), timeout=None)
-        version = cache.get(INDEX_VERSION_KEY)
-    return version
-
-
 def audience_definition(campaign: Campaign) -> dict | None:
     raw = campaign.segment.definition if campaign.segment_id else campaign.audience_definition
     if not raw:
@@ -265,7 +242,7 @@ def _build_index() -> dict[str, list[Matcher]]:
 
 def live_index() -> dict[str, list[Matcher]]:
     """{event name: matchers} of the active live campaigns, rebuilt when the version moved."""
-    version = _current_version()
+    version = live_index_version()
     fresh = (
         _index.by_event is not None
         and _index.version == version
@@ -319,12 +296,6 @@ class _StoredEvent:
     properties: Any
 
 
-def _account_tz() -> ZoneInfo:
-    from apps.accounts.services import account_settings_get
-
-    return ZoneInfo(account_settings_get().timezone or "UTC")
-
-
 def events_stored(event_ids: list[int], *, now: datetime | None = None) -> int:
     """Match stored events against the live campaigns; returns how many rows now wait to be
     sent. Safe to run twice (the rows are unique per run and profile)."""
@@ -356,7 +327,7 @@ def events_stored(event_ids: list[int], *, now: datetime | None = None) -> int:
             pk__in=wanted, campaign_type__in=LIVE_TYPES, status__in=ACTIVE_STATUSES
         ).select_related("segment")
     }
-    tz = _account_tz()
+    tz = account_timezone()
     now = now or timezone.now()
     waiting = 0
     for campaign_id, matched in triggers.items():
@@ -634,7 +605,7 @@ def live_date_due(now: datetime | None = None) -> int:
     zone) get a WAITING row released at that moment. Idempotent per day: the rows go to the
     day's run, once per profile. Returns how many rows now wait."""
     now = now or timezone.now()
-    tz = _account_tz()
+    tz = account_timezone()
     today = now.astimezone(tz).date()
     day_start = datetime.combine(today, time.min, tzinfo=tz)
     day_end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=tz)
@@ -699,4 +670,4 @@ def live_date_due(now: datetime | None = None) -> int:
 
 def campaign_changed(sender: type, instance: Campaign, **kwargs: Any) -> None:
     """post_save / post_delete of a Campaign (apps.py): every process rebuilds its index."""
-    index_bump()
+    live_index_bump()

@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from apps.accounts.selectors import account_timezone
 from apps.campaigns.models import Campaign
 from apps.providers.models import Channel
 from apps.segments.compiler import PROFILE_ALIAS, definition_sql
@@ -321,9 +322,7 @@ def take_snapshot(run: CampaignRun) -> SnapshotResult:
     run locked; a run whose rows are already there (a snapshot called twice) is only
     counted again, never written twice."""
     campaign = Campaign.objects.select_related("segment").get(pk=run.campaign_id)
-    from apps.accounts.services import account_settings_get
-
-    tz_name = account_settings_get().timezone or "UTC"
+    tz_name = account_timezone().key
     definition = _audience_definition(campaign)
     cond, cond_params = definition_sql(definition, now=run.scheduled_for, tz_name=tz_name)
     cond = cond.replace(PROFILE_ALIAS, _P)  # the compiler's placeholder for the profile row

@@ -47,6 +47,7 @@ from typing import Any
 from django.db.models import BooleanField, Expression, F, QuerySet
 from django.utils import timezone
 
+from apps.accounts.selectors import account_timezone
 from apps.audience.models import Profile
 from apps.segments.definitions import PROFILE_COLUMNS, definition_validate, value_kind
 
@@ -690,9 +691,7 @@ def definition_sql(
     """The boolean SQL (with the profile-alias placeholder) and its params for a normalised
     definition. Live definitions compile their profile-side sections only."""
     if tz_name is None:
-        from apps.accounts.services import account_settings_get
-
-        tz_name = account_settings_get().timezone or "UTC"
+        tz_name = account_timezone().key
     ctx = _Context(tz_name, now or timezone.now())
     parts: list[Fragment] = []
     if defn.get("kind", "past") == "past" and defn.get("behaviour"):

@@ -1,6 +1,6 @@
 """Step 6, the overview: what it shows, Schedule / Send now / Activate / Save as draft, the
 server-side readiness check, the conditional draft → scheduled UPDATE, and what happens to a
-scheduled campaign after an edit (wizard.step_saved → schedule.after_edit)."""
+scheduled campaign after an edit (wizard.step_saved rechecks it)."""
 
 import threading
 from datetime import UTC, datetime
@@ -11,6 +11,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.campaigns import readiness
 from apps.campaigns.models import Campaign, CampaignStatus, WizardStep
 from apps.campaigns.services import (
     CampaignActionRefused,
@@ -127,11 +128,13 @@ def test_a_past_date_is_named_in_the_refusal(ready):
 
 
 @pytest.mark.django_db
-def test_a_broken_template_is_refused_even_when_the_what_step_says_nothing(ready, monkeypatch):
-    # The server keeps its own floor: a step whose problems() misses it cannot let it through.
-    from apps.campaigns.steps import what
-
-    monkeypatch.setattr(what, "problems", lambda campaign: [])
+def test_a_broken_template_is_refused_even_when_the_content_rule_says_nothing(ready, monkeypatch):
+    # The server keeps its own floor: a content rule that misses it cannot let it through.
+    rules = tuple(
+        (slug, (lambda campaign: []) if slug == "what" else rule)
+        for slug, rule in readiness.PROBLEMS_BY_STEP
+    )
+    monkeypatch.setattr(readiness, "PROBLEMS_BY_STEP", rules)
     Campaign.objects.filter(pk=ready.pk).update(content=_content("{% if %}"))
     ready.refresh_from_db()
 

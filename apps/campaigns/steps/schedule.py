@@ -7,7 +7,6 @@ and moves draft → scheduled in one conditional UPDATE."""
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import datetime
 
 from django.contrib import messages
@@ -15,11 +14,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 
-from apps.accounts.services import account_settings_get
-
 from .. import wizard
 from ..models import Campaign, CampaignStatus
-from ..selectors import safety_hold_banner
+from ..schedule import first_occurrence
+from ..selectors import account_time, safety_hold_banner
 from ..services import (
     CampaignActionRefused,
     CampaignNotReady,
@@ -41,21 +39,9 @@ def schedule_label(campaign: Campaign) -> str:
     return "Schedule"
 
 
-def account_time(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    try:
-        zone = zoneinfo.ZoneInfo(account_settings_get().timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    local = moment.astimezone(zone)
-    return f"{local:%Y-%m-%d %H:%M} ({zone.key})"
-
-
 def overview(campaign: Campaign, *, now: datetime) -> dict:
     """What the overview shows: each step's rows with its Edit link, and every problem
     with a link to the step that fixes it."""
-    from ..schedule import first_occurrence
 
     problems = campaign_readiness(campaign, now=now)
     steps = [
@@ -71,7 +57,7 @@ def overview(campaign: Campaign, *, now: datetime) -> dict:
     first = None if problems else first_occurrence(campaign, now=now)
     return {
         # The overview is the wizard's: whoever sees it may edit the campaign.
-        "safety_hold": safety_hold_banner(campaign, can_edit=True),
+        "safety_hold": safety_hold_banner(campaign, who_url=wizard.safety_hold_who_url(campaign)),
         "steps": steps,
         "problems": [
             {
@@ -129,7 +115,7 @@ def view(request: HttpRequest, campaign: Campaign) -> HttpResponse:
 def _save_changes(request: HttpRequest, campaign: Campaign) -> HttpResponse:
     went_back = campaign_recheck(campaign=campaign)
     if went_back:
-        _warn_back_to_draft(request, campaign, went_back)
+        wizard.warn_back_to_draft(request, campaign, went_back)
         return _render(request, campaign, status=400)
     messages.success(
         request,
@@ -137,24 +123,6 @@ def _save_changes(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         f"(next run {account_time(campaign.next_run_at)}).",
     )
     return redirect("campaigns:detail", pk=campaign.pk)
-
-
-def _warn_back_to_draft(request: HttpRequest, campaign: Campaign, problems: list[str]) -> None:
-    messages.warning(
-        request,
-        f"“{campaign.name}” went back to draft because it cannot run: {' '.join(problems)}",
-    )
-
-
-def after_edit(request: HttpRequest, campaign: Campaign) -> None:
-    """Called by wizard.step_saved after every step save. A scheduled campaign whose edit
-    leaves it unable to run goes back to draft (with a warning saying why); otherwise its
-    next run follows the edited schedule."""
-    if campaign.status != CampaignStatus.SCHEDULED:
-        return
-    went_back = campaign_recheck(campaign=campaign)
-    if went_back:
-        _warn_back_to_draft(request, campaign, went_back)
 
 
 def problems(campaign: Campaign) -> list[str]:

@@ -17,6 +17,8 @@ from apps.providers.models import Channel, Provider, ProviderGroup
 
 from .. import wizard
 from ..models import Campaign, CampaignType
+from ..readiness import CHANNEL_WORDS, route_needed
+from ..readiness import setup_problems as problems  # noqa: F401 - the step's rule
 from ..services import CampaignActionRefused, campaign_create_draft
 
 TEMPLATE = "campaigns/wizard/setup.html"
@@ -65,23 +67,6 @@ ROUTE_HELP = {
     ),
     Channel.EMAIL: "Needed to schedule: the email provider that sends this campaign.",
 }
-CHANNEL_WORDS = {Channel.PUSH: "push", Channel.EMAIL: "email", Channel.SMS: "SMS"}
-
-
-def route_needed(channel: str) -> bool:
-    """Whether a campaign of `channel` can only be scheduled once "Send through" names its
-    provider (or group): push and email always; SMS only when there is no default provider
-    group to send through instead. The Setup form and the readiness rule (problems) both
-    ask this, so the form never calls optional what the Schedule step then demands."""
-    if channel == Channel.SMS:
-        return not ProviderGroup.objects.filter(is_default=True).exists()
-    return bool(channel)
-
-
-def route_missing(channel: str) -> str:
-    if channel == Channel.SMS:
-        return "No SMS provider or group is chosen, and there is no default provider group."
-    return f"No {CHANNEL_WORDS.get(channel, channel)} provider is chosen in Send through."
 
 
 def default_route(channel: str) -> str:
@@ -244,20 +229,6 @@ def view(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
         locked.save()
     campaign.refresh_from_db()
     return wizard.step_saved(request, campaign, "setup")
-
-
-def problems(campaign: Campaign) -> list[str]:
-    found = []
-    unrouted = campaign.provider_id is None and campaign.provider_group_id is None
-    if unrouted and route_needed(campaign.channel):
-        found.append(route_missing(campaign.channel))
-    if campaign.provider_id and not campaign.provider.is_active:
-        found.append(f"The provider “{campaign.provider.nickname}” is deactivated.")
-    if campaign.channel == Channel.EMAIL and not campaign.sender_email:
-        provider_settings = campaign.provider.settings if campaign.provider else {}
-        if not (provider_settings or {}).get("from_email"):
-            found.append("No sender email: set one in Setup (the provider has no default).")
-    return found
 
 
 def summary(campaign: Campaign) -> list[tuple[str, str]]:

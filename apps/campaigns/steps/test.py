@@ -17,12 +17,17 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 
 from apps.audience.models import Profile
+from apps.delivery.test_send import (
+    campaign_test_route,
+    campaign_test_send,
+    phone_number_normalise,
+)
 from apps.message_templates.selectors import preview_profile_search
 from apps.providers.models import Channel, ProviderGroup
 
 from .. import wizard
+from ..content import campaign_variants
 from ..models import Campaign, WizardStep
-from ..services import campaign_test_route, campaign_test_send, phone_number_normalise
 
 TEMPLATE = "campaigns/wizard/test.html"
 MAX_TEST_RECIPIENTS = 20
@@ -33,7 +38,6 @@ ANSWER_SHOWN_CHARACTERS = 100
 
 
 def _variants(campaign: Campaign) -> list[dict]:
-    from ..content import campaign_variants
 
     return [v for v in campaign_variants(campaign) if isinstance(v, dict) and v.get("key")]
 

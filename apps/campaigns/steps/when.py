@@ -25,6 +25,7 @@ from apps.accounts.models import (
 
 from .. import schedule, wizard
 from ..models import Campaign, CampaignType
+from ..readiness import when_problems as problems  # noqa: F401 - the step's rule
 from ..schedule import WEEKDAY_LABELS, WEEKDAYS
 
 TEMPLATE = "campaigns/wizard/when.html"
@@ -297,14 +298,6 @@ def view(request: HttpRequest, campaign: Campaign) -> HttpResponse:
     )
     campaign.when, campaign.delivery = when, delivery
     return wizard.step_saved(request, campaign, "when")
-
-
-def problems(campaign: Campaign) -> list[str]:
-    found = schedule.when_problems(campaign, now=timezone.now())
-    if campaign.delivery:
-        _, errors = schedule.clean_delivery(campaign.delivery, channel=campaign.channel)
-        found.extend(dict.fromkeys(errors.values()))
-    return found
 
 
 def summary(campaign: Campaign) -> list[tuple[str, str]]:

@@ -38,7 +38,9 @@ from apps.segments.services import segment_estimate_recorded
 from apps.segments.views import BUILDER_FIELDS_TEMPLATE, builder_fields_context
 
 from .. import wizard
-from ..models import Campaign, CampaignType
+from ..models import Campaign
+from ..readiness import CONTROL_GROUP_MAX, TRIGGER_OF_TYPE, kind_error
+from ..readiness import audience_problems as problems  # noqa: F401 - the step's rule
 
 TEMPLATE = "campaigns/wizard/who.html"
 # The step's htmx estimate posts the whole form to the step URL with this in the query
@@ -51,21 +53,12 @@ REACH_ALL = "all"
 REACH_LIMITED = "limited"
 DEVICES_LAST = "last"
 DEVICES_ALL = "all"
-CONTROL_GROUP_MAX = 90
 # PositiveIntegerField's column holds up to 2**31 - 1: a bigger number must be a field
 # error, not a database error.
 LIMIT_MAX = 2_147_483_647
 LIMIT_FIELDS = ("limit_overall", "limit_per_run", "limit_daily", "safety_cap")
 # Not offered to live campaigns (see the module docstring).
 PAST_ONLY_LIMITS = ("limit_per_run", "safety_cap")
-
-# The live trigger each live campaign type needs (builder.LIVE_TYPES keys).
-TRIGGER_OF_TYPE = {
-    CampaignType.LIVE_ACTION: "action",
-    CampaignType.LIVE_INACTION: "inaction",
-    CampaignType.LIVE_DATE: "date_property",
-}
-TRIGGER_LABELS = dict(builder.LIVE_TYPES)
 
 # What the estimate panel shows for each channel: (ReachEstimate field, label).
 CHANNEL_REACH = {
@@ -85,37 +78,6 @@ CHANNEL_REACH = {
 
 def required_kind(campaign: Campaign) -> str:
     return SegmentKind.LIVE if campaign.is_live else SegmentKind.PAST
-
-
-def _type_label(campaign: Campaign) -> str:
-    return f"“{campaign.get_campaign_type_display()}”"
-
-
-def kind_error(campaign: Campaign, definition: object) -> str | None:
-    """Why this definition cannot be this campaign's audience (its kind or its live
-    trigger does not fit the campaign type), or None when it fits."""
-    definition = definition if isinstance(definition, dict) else {}
-    kind = definition.get("kind") or SegmentKind.PAST
-    if campaign.is_live and kind != SegmentKind.LIVE:
-        return (
-            f"A {_type_label(campaign)} campaign needs a live-behaviour audience, "
-            "not a past-behaviour one (or change the campaign type in Setup)."
-        )
-    if not campaign.is_live and kind != SegmentKind.PAST:
-        return (
-            f"A {_type_label(campaign)} campaign needs a past-behaviour audience; live "
-            "segments are for live campaigns (change the campaign type in Setup)."
-        )
-    if campaign.is_live:
-        live = definition.get("live")
-        trigger = live.get("type") if isinstance(live, dict) else None
-        expected = TRIGGER_OF_TYPE[campaign.campaign_type]
-        if trigger != expected:
-            return (
-                f"A {_type_label(campaign)} campaign needs a “{TRIGGER_LABELS[expected]}” "
-                "trigger (or change the campaign type in Setup)."
-            )
-    return None
 
 
 def offered_segments(campaign: Campaign):
@@ -519,44 +481,6 @@ def who_save(campaign: Campaign, cleaned: dict, audience: Audience) -> None:
 
 
 # --- Overview ---------------------------------------------------------------------------------
-
-
-def problems(campaign: Campaign) -> list[str]:
-    found = _limit_problems(campaign)
-    if campaign.segment_id is None and campaign.audience_definition is None:
-        return ["No audience is chosen: pick a saved segment or build one (Who).", *found]
-    if campaign.segment_id:
-        definition = campaign.segment.definition
-        what = f"The segment “{campaign.segment.name}”"
-    else:
-        definition = campaign.audience_definition
-        what = "The ad-hoc audience"
-    try:
-        definition_validate(definition)
-    except DefinitionError as error:
-        where = ", ".join(builder.error_label(path) for path in error.errors)
-        return [f"{what} is not a valid definition ({where}): fix it in Who.", *found]
-    if problem := kind_error(campaign, definition):
-        found.insert(0, f"{what} does not fit the campaign type: {problem}")
-    return found
-
-
-def _limit_problems(campaign: Campaign) -> list[str]:
-    """The form's limit rules, for limits stored some other way (the API, an older draft)."""
-    found = []
-    overall = campaign.limit_overall
-    for name, what in (("limit_per_run", "per-run"), ("limit_daily", "daily")):
-        value = getattr(campaign, name)
-        if overall is not None and value is not None and value > overall:
-            found.append(
-                f"The {what} limit ({value:,}) is above the overall limit ({overall:,}) (Who)."
-            )
-    if campaign.control_group_percent > CONTROL_GROUP_MAX:
-        found.append(
-            f"The control group is {campaign.control_group_percent}%: at most "
-            f"{CONTROL_GROUP_MAX}% may be held out (Who)."
-        )
-    return found
 
 
 def _reach_summary(campaign: Campaign) -> str:

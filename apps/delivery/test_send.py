@@ -1,0 +1,185 @@
+"""Test sends (the wizard's Test step): the campaign's message, rendered for chosen test
+profiles or typed phone numbers, sent at once through the campaign's own route, with each
+provider's answer. Not campaign messages: no run, no Message rows, no caps or DND. Lives in
+delivery because it builds provider messages as the engine does (delivery.messages)."""
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from django.db.models import F
+
+from apps.audience.models import Profile
+from apps.campaigns.content import ContentInvalid, campaign_variants, render_message
+from apps.campaigns.models import Campaign
+from apps.providers.adapters import adapter_for
+from apps.providers.adapters.base import SendResult, SendStatus
+from apps.providers.groups import group_send_sms
+from apps.providers.models import Channel, Provider, ProviderGroup
+
+from .messages import email_message, push_message, sms_message
+
+log = logging.getLogger(__name__)
+
+# "E.164-ish": a plus and 8-15 digits once spaces, dots, dashes and brackets are dropped.
+PHONE_NUMBER_SEPARATORS = re.compile(r"[\s().\-]")
+PHONE_NUMBER_PATTERN = re.compile(r"\+\d{8,15}")
+
+
+def phone_number_normalise(raw: str) -> str | None:
+    """`raw` as +digits, or None when it is not a number with its country code."""
+    number = PHONE_NUMBER_SEPARATORS.sub("", raw or "")
+    return number if PHONE_NUMBER_PATTERN.fullmatch(number) else None
+
+
+@dataclass(frozen=True)
+class CampaignTestOutcome:
+    """What happened to one test message: one per (variant, recipient address)."""
+
+    variant: str  # the variant's name
+    recipient: str  # who it was for, as the marketer knows them (profile or typed number)
+    address: str = ""  # the phone number, email address or push token it went to
+    status: str = ""  # a SendStatus value, or "" when it was not sent at all
+    provider: str = ""  # the provider's nickname (for a group: the one that answered)
+    provider_message_id: str = ""
+    error: str = ""
+    http_status: int | None = None
+    rendered: dict = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == SendStatus.ACCEPTED
+
+
+def _send_through_provider(provider: Provider, messages: list) -> list[tuple[SendResult, str]]:
+    try:
+        results = adapter_for(provider.config()).send(messages)
+    except Exception as exc:  # a missing adapter or bad config: show it, don't 500
+        error = f"{type(exc).__name__}: {exc}"
+        results = [
+            SendResult(
+                getattr(m, "to", "") or getattr(m, "token", ""), SendStatus.PERMANENT, error=error
+            )
+            for m in messages
+        ]
+    return [(result, provider.nickname) for result in results]
+
+
+def campaign_test_route(campaign: Campaign) -> Provider | ProviderGroup | None:
+    """What a test goes through: the campaign's provider or group, or for SMS the default
+    group when neither is chosen (as the campaign itself would be sent)."""
+    if campaign.provider_group_id:
+        return campaign.provider_group
+    if campaign.provider_id:
+        return campaign.provider
+    if campaign.channel == Channel.SMS:
+        return ProviderGroup.objects.filter(is_default=True).first()
+    return None
+
+
+def campaign_test_send(
+    *,
+    campaign: Campaign,
+    profiles: list[Profile],
+    phone_numbers: Sequence[str] = (),
+    variant_keys: list[str] | None = None,
+) -> list[CampaignTestOutcome]:
+    """Send the chosen variants to test profiles (and, for SMS, typed numbers, rendered for
+    an empty profile) through the campaign's own route, and say what happened to each.
+    Nothing is recorded as a campaign message: a test is not a delivery. Unsubscribe and
+    opt-out flags are not applied either: test recipients are the marketer's own."""
+    variants = [
+        v
+        for v in campaign_variants(campaign)
+        if variant_keys is None or v.get("key") in variant_keys
+    ]
+    route = campaign_test_route(campaign)
+    outcomes: list[CampaignTestOutcome] = []
+    # (outcome without result, message) pairs waiting for the one send below.
+    pending: list[tuple[CampaignTestOutcome, object]] = []
+    recipients: list[tuple[str, Profile | None, list[tuple[str, str]]]] = []
+    for profile in profiles:
+        recipients.append((str(profile), profile, _addresses(campaign.channel, profile)))
+    for number in phone_numbers:
+        recipients.append((number, None, [(number, "")]))
+
+    for variant in variants:
+        name = str(variant.get("name") or f"Variant {variant.get('key', '')}")
+        for label, profile, addresses in recipients:
+            if not addresses:
+                outcomes.append(
+                    CampaignTestOutcome(name, label, error=_no_address(campaign.channel))
+                )
+                continue
+            try:
+                rendered = render_message(campaign.channel, variant.get("message") or {}, profile)
+            except ContentInvalid as invalid:
+                problems = "; ".join(f"{k}: {v}" for k, v in invalid.errors.items())
+                outcomes.append(
+                    CampaignTestOutcome(
+                        name, label, error=f"The template does not render: {problems}"
+                    )
+                )
+                continue
+            for address, platform in addresses:
+                outcome = CampaignTestOutcome(name, label, address, rendered=rendered)
+                if campaign.channel == Channel.SMS:
+                    message = sms_message(address, rendered)
+                elif campaign.channel == Channel.EMAIL:
+                    message = email_message(campaign, route, address, rendered) if route else None
+                else:
+                    message = push_message(address, platform, rendered)
+                pending.append((outcome, message))
+
+    if pending:
+        answers = _send_test_messages(campaign, route, [message for _, message in pending])
+        for (outcome, _), (result, provider) in zip(pending, answers, strict=True):
+            outcomes.append(
+                replace(
+                    outcome,
+                    status=str(result.status),
+                    provider=provider,
+                    provider_message_id=result.provider_message_id,
+                    error=result.error,
+                    http_status=result.http_status,
+                )
+            )
+    return outcomes
+
+
+def _addresses(channel: str, profile: Profile) -> list[tuple[str, str]]:
+    """(address, push platform) pairs a profile is reached at on `channel`. Push goes to
+    every device of a test profile that has a token: a tester wants to see it everywhere."""
+    if channel == Channel.SMS:
+        return [(profile.phone, "")] if profile.phone else []
+    if channel == Channel.EMAIL:
+        return [(profile.email, "")] if profile.email else []
+    return [
+        (device.push_token, device.platform)
+        for device in profile.devices.exclude(push_token__isnull=True)
+        .exclude(push_token="")
+        .order_by(F("last_active").desc(nulls_last=True), "-id")
+    ]
+
+
+def _no_address(channel: str) -> str:
+    return {
+        Channel.SMS: "Not sent: this profile has no phone number.",
+        Channel.EMAIL: "Not sent: this profile has no email address.",
+    }.get(channel, "Not sent: this profile has no device with a push token.")
+
+
+def _send_test_messages(
+    campaign: Campaign, route: Provider | ProviderGroup | None, messages: list
+) -> list[tuple[SendResult, str]]:
+    def refused(error: str) -> list[tuple[SendResult, str]]:
+        return [(SendResult("", SendStatus.PERMANENT, error=error), "") for _ in messages]
+
+    if route is None:
+        return refused("Not sent: the campaign has no provider (Setup).")
+    if isinstance(route, ProviderGroup):
+        return group_send_sms(group=route, messages=messages)
+    if not route.is_active:
+        return refused(f"Not sent: the provider “{route.nickname}” is deactivated.")
+    return _send_through_provider(route, messages)
