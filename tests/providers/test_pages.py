@@ -346,6 +346,7 @@ def test_two_providers_with_one_priority_are_refused_beside_both_priorities(admi
     )
     assert "Provider 1 has priority 1 too" in _errors_of(html, "priority_2")
     assert _errors_of(html, "priority_1") == ""
+    assert 'aria-describedby="id_priority_0_errors"' in html  # a screen reader reads them
     assert not ProviderGroup.objects.exists()
 
 
