@@ -10,7 +10,6 @@ other, never both (the model has a constraint saying so)."""
 from __future__ import annotations
 
 from django import forms
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from apps.providers.models import Channel, Provider, ProviderGroup
@@ -19,7 +18,7 @@ from .. import wizard
 from ..models import Campaign, CampaignType
 from ..readiness import CHANNEL_WORDS, route_needed
 from ..readiness import setup_problems as problems  # noqa: F401 - the step's rule
-from ..services import CampaignActionRefused, campaign_create_draft
+from ..services import CampaignActionRefused, campaign_create_draft, campaign_setup_save
 
 TEMPLATE = "campaigns/wizard/setup.html"
 PAST_TYPES = [
@@ -221,13 +220,12 @@ def view(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
             return _render(request, None, form, status=400)
         return wizard.step_saved(request, campaign, "setup", message=f"Draft “{name}” created.")
 
-    with transaction.atomic():
-        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        locked.name = name.strip()
-        for field, value in fields.items():
-            setattr(locked, field, value)
-        locked.save()
-    campaign.refresh_from_db()
+    try:
+        campaign_setup_save(campaign=campaign, name=name, **fields)
+    except CampaignActionRefused as refusal:
+        field, _, message = str(refusal).partition(": ")
+        form.add_error(field if field in form.fields else None, message or str(refusal))
+        return _render(request, campaign, form, status=400)
     return wizard.step_saved(request, campaign, "setup")
 
 

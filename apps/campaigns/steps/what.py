@@ -22,7 +22,6 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.utils import timezone
 
 from apps.audience.models import Profile
 from apps.message_templates import selectors as template_selectors
@@ -40,6 +39,7 @@ from apps.segments import selectors as segment_selectors
 
 from .. import content, wizard
 from ..models import Campaign
+from ..services import CampaignDocumentInvalid, campaign_content_save
 
 TEMPLATE = "campaigns/wizard/what.html"
 ACTION_FIELD = "_action"
@@ -672,33 +672,20 @@ def view(request: HttpRequest, campaign: Campaign) -> HttpResponse:
             preview_index=min(preview_index, len(draft["variants"]) - 1),
         )
 
-    errors: dict[str, str] = {}
     try:
-        cleaned_goal = content.goal_clean(goal)
-    except content.ContentInvalid as invalid:
-        errors.update(invalid.errors)
-        cleaned_goal = None
-    try:
-        has_goal = cleaned_goal is not None or bool(str(goal.get("event") or "").strip())
-        cleaned = content.campaign_content_clean(campaign, draft, has_goal=has_goal)
-    except content.ContentInvalid as invalid:
-        errors.update(invalid.errors)
-    if errors:
+        campaign_content_save(campaign=campaign, content=draft, goal=goal)
+    except CampaignDocumentInvalid as invalid:
         # htmx 2 does not swap 4xx; a plain post gets the honest status.
         return _page(
             request,
             campaign,
             draft,
             goal,
-            errors=errors,
+            errors=invalid.errors,
             profile=profile,
             preview_index=preview_index,
             status=200 if request.htmx else 400,
         )
-    Campaign.objects.filter(pk=campaign.pk).update(
-        content=cleaned, conversion_goal=cleaned_goal, updated_at=timezone.now()
-    )
-    campaign.refresh_from_db()
     return wizard.step_saved(request, campaign, "what")
 
 

@@ -27,6 +27,7 @@ from .. import schedule, wizard
 from ..models import Campaign, CampaignType
 from ..readiness import when_problems as problems  # noqa: F401 - the step's rule
 from ..schedule import WEEKDAY_LABELS, WEEKDAYS
+from ..services import CampaignDocumentInvalid, campaign_when_save
 
 TEMPLATE = "campaigns/wizard/when.html"
 SCHEDULE_TARGET = "when-schedule"
@@ -282,21 +283,11 @@ def view(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         _apply_form_action(request.POST, values)
         return _render(request, campaign, values)
     when_raw, delivery_raw = raw_docs(values)
-    when, when_errors = schedule.clean_when(
-        when_raw,
-        campaign_type=campaign.campaign_type,
-        now=timezone.now(),
-        tz=schedule.account_timezone(),
-    )
-    delivery, delivery_errors = schedule.clean_delivery(delivery_raw, channel=campaign.channel)
-    if when_errors or delivery_errors:
-        errors = {field_name(path): message for path, message in when_errors.items()}
-        errors.update({field_name(path): message for path, message in delivery_errors.items()})
+    try:
+        campaign_when_save(campaign=campaign, when=when_raw, delivery=delivery_raw)
+    except CampaignDocumentInvalid as invalid:
+        errors = {field_name(path): message for path, message in invalid.errors.items()}
         return _render(request, campaign, values, errors, status=200 if request.htmx else 400)
-    Campaign.objects.filter(pk=campaign.pk).update(
-        when=when, delivery=delivery, updated_at=timezone.now()
-    )
-    campaign.when, campaign.delivery = when, delivery
     return wizard.step_saved(request, campaign, "when")
 
 

@@ -23,7 +23,6 @@ import re
 from dataclasses import dataclass, field
 
 from django import forms
-from django.db import transaction
 from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -41,6 +40,7 @@ from .. import wizard
 from ..models import Campaign
 from ..readiness import CONTROL_GROUP_MAX, TRIGGER_OF_TYPE, kind_error
 from ..readiness import audience_problems as problems  # noqa: F401 - the step's rule
+from ..services import campaign_audience_save
 
 TEMPLATE = "campaigns/wizard/who.html"
 # The step's htmx estimate posts the whole form to the step URL with this in the query
@@ -464,20 +464,16 @@ def view(request: HttpRequest, campaign: Campaign) -> HttpResponse:
 
 
 def who_save(campaign: Campaign, cleaned: dict, audience: Audience) -> None:
-    """Store the step: segment XOR ad-hoc definition (the model's constraint), the limits,
-    the control group and the devices, on the locked row."""
-    with transaction.atomic():
-        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        locked.segment = audience.segment if audience.mode == AUDIENCE_SEGMENT else None
-        locked.audience_definition = (
-            audience.definition if audience.mode == AUDIENCE_ADHOC else None
-        )
-        for name in LIMIT_FIELDS:
-            setattr(locked, name, cleaned.get(name))
-        locked.control_group_percent = cleaned["control_group_percent"]
-        locked.push_all_devices = cleaned["push_all_devices"]
-        locked.save()
-    campaign.refresh_from_db()
+    """Store the step through campaign_audience_save: segment XOR ad-hoc definition, the
+    limits, the control group and the devices."""
+    campaign_audience_save(
+        campaign=campaign,
+        segment=audience.segment if audience.mode == AUDIENCE_SEGMENT else None,
+        audience_definition=audience.definition if audience.mode == AUDIENCE_ADHOC else None,
+        **{name: cleaned.get(name) for name in LIMIT_FIELDS},
+        control_group_percent=cleaned["control_group_percent"],
+        push_all_devices=cleaned["push_all_devices"],
+    )
 
 
 # --- Overview ---------------------------------------------------------------------------------
