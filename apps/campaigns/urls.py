@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import views, wizard_views
+from . import views
+from .wizard import views as wizard_views
 
 app_name = "campaigns"
 

@@ -13,9 +13,11 @@ from apps.core.htmx import wants_partial
 from apps.core.roles import Role, role_allows, role_required
 from apps.delivery import selectors as delivery_selectors
 
-from . import selectors, services, wizard
+from . import selectors, services
 from .forms import CampaignFilterForm
 from .models import Campaign
+from .wizard import frame as wizard
+from .wizard.steps import summaries as step_summaries
 
 CAMPAIGNS_PER_PAGE = 25
 RESULTS_TARGET = "campaign-results"  # the id the list's htmx requests swap
@@ -73,9 +75,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "here": request.get_full_path(),
         # Each wizard step's own summary of what was chosen, the same rows as the overview.
         "sections": [
-            {"label": step.label, "rows": step.module.summary(campaign)}
-            for step in wizard.STEPS
-            if step.slug not in ("test", "schedule")
+            section for section in step_summaries(campaign) if section["step"].slug != "test"
         ],
         # The current run's progress, the A/B result and the run history (polled by htmx).
         "delivery": delivery_selectors.campaign_progress(campaign, now=timezone.now()),

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from apps.campaigns.models import Campaign, CampaignType, WizardStep
-from apps.campaigns.steps import setup
+from apps.campaigns.wizard.steps import setup
 from apps.providers.models import ProviderGroup
 from apps.providers.services import provider_create, provider_group_save
 from tests.campaigns.factories import CampaignFactory

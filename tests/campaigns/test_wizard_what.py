@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from apps.campaigns import content
 from apps.campaigns.models import Campaign, WizardStep
-from apps.campaigns.steps import what
+from apps.campaigns.wizard.steps import what
 from apps.providers.services import provider_create
 from tests.audience.factories import ProfileFactory
 from tests.campaigns.factories import CampaignFactory

@@ -12,7 +12,7 @@ from django.utils.html import escape
 from apps.accounts.models import GLOBAL_LIMITS_OVERRIDE_EFFECT, GLOBAL_LIMITS_OVERRIDE_LABEL
 from apps.accounts.services import account_settings_get
 from apps.campaigns.models import Campaign, WizardStep
-from apps.campaigns.steps import when as when_step
+from apps.campaigns.wizard.steps import when as when_step
 from tests.campaigns.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db

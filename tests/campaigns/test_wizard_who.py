@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from apps.audience.models import Platform
 from apps.campaigns.models import Campaign, WizardStep
-from apps.campaigns.steps import who
+from apps.campaigns.wizard.steps import who
 from apps.segments.estimates import segment_estimate
 from tests.campaigns.factories import CampaignFactory
 from tests.segments.factories import DeviceFactory, ProfileFactory, SegmentFactory

@@ -25,9 +25,9 @@ from apps.delivery.test_send import (
 from apps.message_templates.selectors import preview_profile_search
 from apps.providers.models import Channel, ProviderGroup
 
-from .. import wizard
-from ..content import campaign_variants
-from ..models import Campaign, WizardStep
+from ...content import campaign_variants
+from ...models import Campaign, WizardStep
+from .. import frame as wizard
 
 TEMPLATE = "campaigns/wizard/test.html"
 MAX_TEST_RECIPIENTS = 20

@@ -14,11 +14,11 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.providers.models import Channel, Provider, ProviderGroup
 
-from .. import wizard
-from ..models import Campaign, CampaignType
-from ..readiness import CHANNEL_WORDS, route_needed
-from ..readiness import setup_problems as problems  # noqa: F401 - the step's rule
-from ..services import CampaignActionRefused, campaign_create_draft, campaign_setup_save
+from ...models import Campaign, CampaignType
+from ...readiness import CHANNEL_WORDS, route_needed
+from ...readiness import setup_problems as problems  # noqa: F401 - the step's rule
+from ...services import CampaignActionRefused, campaign_create_draft, campaign_setup_save
+from .. import frame as wizard
 
 TEMPLATE = "campaigns/wizard/setup.html"
 PAST_TYPES = [

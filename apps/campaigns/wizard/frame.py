@@ -1,7 +1,8 @@
 """The campaign wizard's frame: the steps in order, their URLs, which ones are done, and how a
 step hands over to the next.
 
-Each step is a module `apps/campaigns/steps/<slug>.py` with these functions:
+Each step is a module `apps/campaigns/wizard/steps/<slug>.py` (listed in steps.MODULES)
+with these functions:
 
     view(request, campaign) -> HttpResponse
         GET renders the step, POST validates and saves it (then returns `step_saved(...)`),
@@ -21,9 +22,7 @@ steps, and the overview can always link to every step that was done.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from types import ModuleType
 
 from django.contrib import messages
 from django.db.models import F
@@ -32,8 +31,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from .models import Campaign, CampaignStatus, WizardStep
-from .services import campaign_actions, campaign_recheck
+from ..models import Campaign, CampaignStatus, WizardStep
+from ..services import campaign_actions, campaign_recheck
 
 
 @dataclass(frozen=True)
@@ -41,10 +40,6 @@ class Step:
     slug: str
     number: WizardStep
     label: str
-
-    @property
-    def module(self) -> ModuleType:
-        return importlib.import_module(f"apps.campaigns.steps.{self.slug}")
 
 
 STEPS: tuple[Step, ...] = (

@@ -23,11 +23,12 @@ from apps.accounts.models import (
     GLOBAL_THROTTLE_LABEL,
 )
 
-from .. import schedule, wizard
-from ..models import Campaign, CampaignType
-from ..readiness import when_problems as problems  # noqa: F401 - the step's rule
-from ..schedule import WEEKDAY_LABELS, WEEKDAYS
-from ..services import CampaignDocumentInvalid, campaign_when_save
+from ... import schedule
+from ...models import Campaign, CampaignType
+from ...readiness import when_problems as problems  # noqa: F401 - the step's rule
+from ...schedule import WEEKDAY_LABELS, WEEKDAYS
+from ...services import CampaignDocumentInvalid, campaign_when_save
+from .. import frame as wizard
 
 TEMPLATE = "campaigns/wizard/when.html"
 SCHEDULE_TARGET = "when-schedule"

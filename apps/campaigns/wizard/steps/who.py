@@ -29,6 +29,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html
 
+from apps.core.htmx import wants_partial
 from apps.providers.models import Channel
 from apps.segments import builder
 from apps.segments.definitions import DefinitionError, definition_summary, definition_validate
@@ -36,11 +37,11 @@ from apps.segments.models import Segment, SegmentKind
 from apps.segments.services import segment_estimate_recorded
 from apps.segments.views import BUILDER_FIELDS_TEMPLATE, builder_fields_context
 
-from .. import wizard
-from ..models import Campaign
-from ..readiness import CONTROL_GROUP_MAX, TRIGGER_OF_TYPE, kind_error
-from ..readiness import audience_problems as problems  # noqa: F401 - the step's rule
-from ..services import campaign_audience_save
+from ...models import Campaign
+from ...readiness import CONTROL_GROUP_MAX, TRIGGER_OF_TYPE, kind_error
+from ...readiness import audience_problems as problems  # noqa: F401 - the step's rule
+from ...services import campaign_audience_save
+from .. import frame as wizard
 
 TEMPLATE = "campaigns/wizard/who.html"
 # The step's htmx estimate posts the whole form to the step URL with this in the query
@@ -386,10 +387,6 @@ def _segment_rows(campaign: Campaign) -> list[dict]:
     return rows
 
 
-def _wants_partial(request: HttpRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
 def _render(
     request: HttpRequest,
     campaign: Campaign,
@@ -438,7 +435,7 @@ def view(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         rows = builder.rows_from_querydict(request.POST)
         builder.apply_action(rows, action)
         section = builder.action_section(action)
-        if _wants_partial(request) and section:
+        if wants_partial(request) and section:
             fields = builder_fields_context(rows=rows, form_action=wizard.step_url(campaign, "who"))
             response = render(request, f"{BUILDER_FIELDS_TEMPLATE}#{section}", fields)
             response["HX-Trigger"] = "segment-changed"  # the estimate follows the new rows

@@ -8,14 +8,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.core.roles import Role, role_required
 
-from . import wizard
-from .models import Campaign
+from ..models import Campaign
+from . import frame as wizard
+from .steps import MODULES
 
 
 @role_required(Role.MARKETER)
 @require_http_methods(["GET", "POST"])
 def campaign_new(request: HttpRequest) -> HttpResponse:
-    return wizard.STEPS_BY_SLUG["setup"].module.view(request, None)
+    return MODULES["setup"].view(request, None)
 
 
 @role_required(Role.MARKETER)
@@ -41,4 +42,4 @@ def campaign_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
     if not wizard.step_reachable(campaign, found):
         # A bookmarked later step of an unfinished draft: go to the step that is due.
         return redirect(wizard.step_url(campaign, wizard.resume_step(campaign).slug))
-    return found.module.view(request, campaign)
+    return MODULES[found.slug].view(request, campaign)

@@ -37,9 +37,10 @@ from apps.providers.models import Channel
 from apps.segments import definitions as segment_definitions
 from apps.segments import selectors as segment_selectors
 
-from .. import content, wizard
-from ..models import Campaign
-from ..services import CampaignDocumentInvalid, campaign_content_save
+from ... import content
+from ...models import Campaign
+from ...services import CampaignDocumentInvalid, campaign_content_save
+from .. import frame as wizard
 
 TEMPLATE = "campaigns/wizard/what.html"
 ACTION_FIELD = "_action"
