@@ -407,6 +407,7 @@ def campaign_recheck(*, campaign: Campaign, now: datetime | None = None) -> list
         if scheduled.update(
             status=CampaignStatus.DRAFT, scheduled_at=None, next_run_at=None, updated_at=now
         ):
+            live_index_bump()  # a live campaign back to draft stops listening at once
             campaign.refresh_from_db()
             return problems
         return []
