@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PROFILES ?= 1000000
 
-.PHONY: install run test lint format bench bench-providers bench-segments bench-fanout services migrate browser
+.PHONY: install run test test-fast lint format bench bench-providers bench-segments bench-fanout services migrate browser
 
 install: $(STAMP)
 
@@ -35,6 +35,11 @@ services:
 # With no DATABASE_URL / REDIS_URL the suite starts its own embedded servers (config/settings/test.py).
 test: install browser
 	$(VENV)/bin/pytest
+
+# Everything but the tests marked slow: real Celery workers, the provider sandbox process,
+# other subprocesses (make run, bench scripts) and the browser tests.
+test-fast: install
+	$(VENV)/bin/pytest -m "not slow"
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -20,6 +20,26 @@ from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Fixtures that start a real process (a Celery worker, the provider sandbox, a browser). A test
+# using one, directly or through another fixture, must be marked `slow` so that `make test-fast`
+# (pytest -m "not slow") skips it; pytest_runtest_setup fails the test otherwise.
+PROCESS_FIXTURES = frozenset({"celery_worker", "provider_sandbox_process", "browser"})
+
+
+def _require_slow(item, fixtures) -> None:
+    if item.get_closest_marker("slow") is None:
+        pytest.fail(
+            f"{item.nodeid} starts a real process ({', '.join(sorted(fixtures))}): "
+            "mark it @pytest.mark.slow (or the module's pytestmark)",
+            pytrace=False,
+        )
+
+
+def pytest_runtest_setup(item):
+    started = PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    if started:
+        _require_slow(item, started)
+
 
 @pytest.fixture
 def admin_user(db):
@@ -89,11 +109,14 @@ def media_root(tmp_path, settings, monkeypatch):
 
 
 @pytest.fixture
-def celery_worker(transactional_db):
+def celery_worker(request, transactional_db):
     """A real `celery worker` process on every queue, using the test database.
 
     It is a separate process, so tests that use it need committed data: hence
-    transactional_db. Queues are purged first so nothing from an earlier run leaks in."""
+    transactional_db. Queues are purged first so nothing from an earlier run leaks in.
+    The test must be marked slow, even when it asks for the worker through
+    request.getfixturevalue (which pytest_runtest_setup cannot see)."""
+    _require_slow(request.node, {"celery_worker"})
     celery_app.control.purge()
     worker = start_celery_worker(f"test-{os.getpid()}")
     try:

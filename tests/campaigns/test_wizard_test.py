@@ -61,6 +61,7 @@ def _send(client, campaign, **posted):
 # --- the page --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_page_lists_test_profiles_with_their_address_and_the_route(
     marketer_client, provider_sandbox, ann
 ):
@@ -86,6 +87,7 @@ def campaign_test_profiles_checkbox(html: str, name: str) -> str:
     return line[: line.index(f"> {name} ")]
 
 
+@pytest.mark.slow
 def test_without_test_profiles_the_page_says_how_to_get_one(marketer_client, provider_sandbox):
     campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     html = marketer_client.get(_url(campaign)).content.decode()
@@ -104,6 +106,7 @@ def test_a_campaign_without_a_provider_says_so(marketer_client, ann):
     assert 'name="phone_numbers"' not in html  # typed numbers are an SMS thing
 
 
+@pytest.mark.slow
 def test_search_finds_other_profiles_as_a_partial(htmx_client, provider_sandbox, ann):
     other = ProfileFactory(name="Carla", identity="carla-1", phone="+4930123456")
     campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
@@ -120,6 +123,7 @@ def test_search_finds_other_profiles_as_a_partial(htmx_client, provider_sandbox,
     )
 
 
+@pytest.mark.slow
 def test_a_profile_picked_in_the_search_joins_the_list_and_the_empty_note_goes(
     htmx_client, provider_sandbox
 ):
@@ -142,6 +146,7 @@ def test_a_profile_picked_in_the_search_joins_the_list_and_the_empty_note_goes(
     assert "starts with “carla”" in search
 
 
+@pytest.mark.slow
 def test_the_search_leaves_out_profiles_picked_already(htmx_client, provider_sandbox, ann):
     carla = ProfileFactory(name="Carla", identity="carla-1", phone="+4930123456")
     other = ProfileFactory(name="Carlos", identity="carla-2", phone="+4930123457")
@@ -154,6 +159,7 @@ def test_the_search_leaves_out_profiles_picked_already(htmx_client, provider_san
     assert f'value="{other.pk}"' in html and f'value="{carla.pk}"' not in html
 
 
+@pytest.mark.slow
 def test_after_a_send_to_a_searched_profile_the_empty_note_is_gone(htmx_client, provider_sandbox):
     carla = ProfileFactory(name="Carla", identity="carla-1", phone="+4930123456")
     campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
@@ -168,6 +174,7 @@ def test_after_a_send_to_a_searched_profile_the_empty_note_is_gone(htmx_client, 
 # --- sending ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_sms_test_reaches_the_provider_rendered_for_the_profile(
     htmx_client, provider_sandbox, ann
 ):
@@ -189,6 +196,7 @@ def test_an_sms_test_reaches_the_provider_rendered_for_the_profile(
     assert stored.wizard_step == WizardStep.WHAT and stored.status == CampaignStatus.DRAFT
 
 
+@pytest.mark.slow
 def test_without_htmx_the_send_answers_with_the_whole_page_and_the_results(
     marketer_client, provider_sandbox, ann
 ):
@@ -203,6 +211,7 @@ def test_without_htmx_the_send_answers_with_the_whole_page_and_the_results(
     assert len(provider_sandbox.client.messages("tw")) == 1
 
 
+@pytest.mark.slow
 def test_an_sms_test_through_a_group_fails_over_when_the_first_provider_fails(
     htmx_client, provider_sandbox, settings, ann
 ):
@@ -225,6 +234,7 @@ def test_an_sms_test_through_a_group_fails_over_when_the_first_provider_fails(
     assert "go through <strong>provider group Failover, with failover</strong>" in page
 
 
+@pytest.mark.slow
 def test_an_sms_campaign_without_a_route_tests_through_the_default_group(
     htmx_client, provider_sandbox, ann
 ):
@@ -241,6 +251,7 @@ def test_an_sms_campaign_without_a_route_tests_through_the_default_group(
     assert "provider group Main (the default group), with failover" in page
 
 
+@pytest.mark.slow
 def test_a_typed_number_gets_the_message_rendered_for_an_empty_profile(
     htmx_client, provider_sandbox
 ):
@@ -254,6 +265,7 @@ def test_a_typed_number_gets_the_message_rendered_for_an_empty_profile(
     assert "<td>+442079460958</td>" in html
 
 
+@pytest.mark.slow
 def test_the_providers_refusal_is_shown_with_its_own_error_text(htmx_client, provider_sandbox, ann):
     campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     provider_sandbox.client.set_faults("tw", reject_recipients=["+14155550101"])
@@ -267,6 +279,7 @@ def test_the_providers_refusal_is_shown_with_its_own_error_text(htmx_client, pro
     assert f'<span class="test-error">{escape(outcome.error)}</span>' in html
 
 
+@pytest.mark.slow
 def test_only_the_chosen_variant_is_sent(htmx_client, provider_sandbox, ann):
     campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     campaign.content = _content("sms", {"body": "First A"}, {"body": "Then B"})
@@ -279,6 +292,7 @@ def test_only_the_chosen_variant_is_sent(htmx_client, provider_sandbox, ann):
     assert [d["body"] for d in provider_sandbox.client.messages("tw")] == ["Then B"]
 
 
+@pytest.mark.slow
 def test_a_push_test_goes_to_every_device_token_of_the_test_profile(
     htmx_client, provider_sandbox, ann
 ):
@@ -303,6 +317,7 @@ def test_a_push_test_goes_to_every_device_token_of_the_test_profile(
     assert html.count('<span class="badge good">accepted</span>') == 2
 
 
+@pytest.mark.slow
 def test_an_email_test_is_rendered_for_the_profile_and_sent_from_the_campaigns_sender(
     htmx_client, provider_sandbox, ann
 ):
@@ -344,6 +359,7 @@ def test_an_email_test_is_rendered_for_the_profile_and_sent_from_the_campaigns_s
     assert '<span class="badge good">accepted</span>' in html
 
 
+@pytest.mark.slow
 def test_a_profile_without_an_address_is_listed_as_not_sent(htmx_client, provider_sandbox):
     campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     searched = ProfileFactory(name="No phone", phone="")
@@ -358,6 +374,7 @@ def test_a_profile_without_an_address_is_listed_as_not_sent(htmx_client, provide
 # --- errors ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("number", ["4155550101", "+1 555", "+1234567890123456", "+44abc12345"])
 def test_a_number_without_a_country_code_is_a_field_error_and_nothing_is_sent(
     marketer_client, provider_sandbox, number
@@ -373,6 +390,7 @@ def test_a_number_without_a_country_code_is_a_field_error_and_nothing_is_sent(
     assert provider_sandbox.client.messages("tw") == []
 
 
+@pytest.mark.slow
 def test_every_bad_number_is_named_and_the_good_numbers_still_get_the_test(
     htmx_client, provider_sandbox
 ):
@@ -395,6 +413,7 @@ def test_every_bad_number_is_named_and_the_good_numbers_still_get_the_test(
     assert 'value="+14155550101, 4155550102; +1 555' in html  # what was typed stays
 
 
+@pytest.mark.slow
 def test_when_every_number_is_bad_each_is_named_and_nothing_is_sent(
     marketer_client, provider_sandbox
 ):
@@ -412,6 +431,7 @@ def test_when_every_number_is_bad_each_is_named_and_nothing_is_sent(
     assert provider_sandbox.client.messages("tw") == []
 
 
+@pytest.mark.slow
 def test_a_bad_number_is_named_when_the_form_fails_for_another_reason(
     marketer_client, provider_sandbox
 ):
@@ -427,6 +447,7 @@ def test_a_bad_number_is_named_when_the_form_fails_for_another_reason(
     assert provider_sandbox.client.messages("tw") == []
 
 
+@pytest.mark.slow
 def test_an_htmx_send_with_errors_answers_200_with_the_form(htmx_client, provider_sandbox):
     campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     response = _send(htmx_client, campaign, phone_numbers="12")
@@ -435,6 +456,7 @@ def test_an_htmx_send_with_errors_answers_200_with_the_form(htmx_client, provide
     assert 'id="id_phone_numbers_errors"' in html and 'id="test-results"' not in html
 
 
+@pytest.mark.slow
 def test_sending_to_nobody_asks_for_a_recipient(marketer_client, provider_sandbox, ann):
     campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     html = _send(marketer_client, campaign).content.decode()
@@ -442,6 +464,7 @@ def test_sending_to_nobody_asks_for_a_recipient(marketer_client, provider_sandbo
     assert provider_sandbox.client.messages("tw") == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "posted",
     [
@@ -468,6 +491,7 @@ def test_a_campaign_without_content_cannot_send_a_test(marketer_client, ann):
     assert "Nothing to send yet: write the message in What first." in response.content.decode()
 
 
+@pytest.mark.slow
 def test_more_than_twenty_recipients_are_refused(marketer_client, provider_sandbox):
     campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     numbers = ", ".join(f"+1415555{i:04d}" for i in range(21))
@@ -495,6 +519,7 @@ def test_phone_numbers_need_a_plus_and_8_to_15_digits(raw, normalised):
 # --- moving on -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_skip_test_marks_the_step_done_and_goes_on(marketer_client, provider_sandbox):
     campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
 
@@ -507,6 +532,7 @@ def test_skip_test_marks_the_step_done_and_goes_on(marketer_client, provider_san
     assert provider_sandbox.client.messages() == []
 
 
+@pytest.mark.slow
 def test_a_viewer_cannot_send_a_test(viewer_client, provider_sandbox, ann):
     campaign = _sms_campaign(provider=sandbox_twilio(provider_sandbox, "tw"))
     response = _send(viewer_client, campaign, profiles=[ann.pk])

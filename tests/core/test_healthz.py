@@ -1,6 +1,7 @@
 import pytest
 
 
+@pytest.mark.slow
 def test_healthz_is_ok_with_database_broker_and_a_live_worker(client, celery_worker):
     response = client.get("/healthz")
     report = response.json()

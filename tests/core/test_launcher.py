@@ -55,6 +55,7 @@ def test_an_unreachable_server_is_one_line_naming_database_url(tmp_path):
     assert "\n" not in message
 
 
+@pytest.mark.slow
 def test_make_run_with_an_unreachable_database_says_so_in_one_line_without_a_traceback(
     tmp_path,
 ):

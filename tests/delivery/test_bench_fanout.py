@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from apps.delivery.models import Message, MessageStatus
 from tests.database import url_of_test_database
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"snapshot_s", "messages_per_s", "peak_rss_mb", "lost", "duplicates"}

@@ -33,7 +33,7 @@ from tests.providers.factories import sandbox_twilio
 BATCH = 5
 PEOPLE = 120
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def _start_worker(name: str) -> subprocess.Popen:

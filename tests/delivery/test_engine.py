@@ -325,6 +325,7 @@ def test_a_refused_last_run_holds_the_campaign_instead_of_completing_it():
 # --- sending a batch ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_batch_sends_each_row_once_and_records_provider_and_id(provider_sandbox):
     provider = sandbox_twilio(provider_sandbox, "solo")
     recipients = people(4)
@@ -351,6 +352,7 @@ def test_a_batch_sends_each_row_once_and_records_provider_and_id(provider_sandbo
     assert campaign.status == CampaignStatus.COMPLETED
 
 
+@pytest.mark.slow
 def test_rows_claimed_by_another_worker_are_not_sent(provider_sandbox):
     campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "solo"))
     people(3)
@@ -365,6 +367,7 @@ def test_rows_claimed_by_another_worker_are_not_sent(provider_sandbox):
     assert run.status == RunStatus.SENDING  # rows still in flight: not complete
 
 
+@pytest.mark.slow
 def test_a_batch_never_claims_the_rows_of_another_run(provider_sandbox):
     campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "mine"))
     people(2)
@@ -380,6 +383,7 @@ def test_a_batch_never_claims_the_rows_of_another_run(provider_sandbox):
     }
 
 
+@pytest.mark.slow
 def test_a_retryable_failure_waits_with_backoff_then_fails_after_the_last_attempt(
     provider_sandbox, settings
 ):
@@ -407,6 +411,7 @@ def test_a_retryable_failure_waits_with_backoff_then_fails_after_the_last_attemp
     assert run.status == RunStatus.COMPLETED
 
 
+@pytest.mark.slow
 def test_a_permanent_failure_is_recorded_and_not_retried(provider_sandbox):
     campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "picky"))
     bad, good = people(2)
@@ -419,6 +424,7 @@ def test_a_permanent_failure_is_recorded_and_not_retried(provider_sandbox):
     assert Message.objects.get(run=run, profile=good).status == MessageStatus.SENT
 
 
+@pytest.mark.slow
 def test_a_recipient_without_a_phone_any_more_is_skipped(provider_sandbox):
     campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "solo"))
     [person] = people(1)
@@ -430,6 +436,7 @@ def test_a_recipient_without_a_phone_any_more_is_skipped(provider_sandbox):
     assert provider_sandbox.client.messages() == []
 
 
+@pytest.mark.slow
 def test_a_template_that_does_not_render_fails_the_row(provider_sandbox):
     campaign = sms_campaign(
         provider=sandbox_twilio(provider_sandbox, "solo"),
@@ -443,6 +450,7 @@ def test_a_template_that_does_not_render_fails_the_row(provider_sandbox):
     assert "body" in message.error
 
 
+@pytest.mark.slow
 def test_policy_decisions_skip_and_delay_rows(provider_sandbox, monkeypatch):
     """The policies' decision for each row is applied to it."""
     campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "solo"))
@@ -475,6 +483,7 @@ def test_policy_decisions_skip_and_delay_rows(provider_sandbox, monkeypatch):
     assert {r["run_scheduled_for"] for r in seen} == {T0}
 
 
+@pytest.mark.slow
 def test_throttle_tokens_are_taken_for_the_rows_to_send(provider_sandbox, monkeypatch):
     campaign = sms_campaign(
         provider=sandbox_twilio(provider_sandbox, "solo"),
@@ -494,6 +503,7 @@ def test_throttle_tokens_are_taken_for_the_rows_to_send(provider_sandbox, monkey
 # --- Stop ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_batch_of_a_stopped_campaign_sends_nothing_and_skips_its_rows(provider_sandbox):
     campaign = sms_campaign(provider=sandbox_twilio(provider_sandbox, "solo"))
     people(4)
@@ -596,6 +606,7 @@ def test_a_run_whose_batches_were_lost_is_requeued_after_the_stale_period(
     assert published == [("send_batch", (run.pk, queued_ids(run)), "bulk")]
 
 
+@pytest.mark.slow
 def test_only_the_runs_last_batch_in_flight_checks_whether_the_run_is_finished(
     provider_sandbox, published, django_capture_on_commit_callbacks, monkeypatch, settings
 ):
@@ -626,6 +637,7 @@ def test_only_the_runs_last_batch_in_flight_checks_whether_the_run_is_finished(
     assert len(provider_sandbox.client.messages()) == 4
 
 
+@pytest.mark.slow
 def test_a_run_whose_last_batch_was_lost_is_finished_after_the_stale_period(
     provider_sandbox, published, django_capture_on_commit_callbacks
 ):
@@ -663,6 +675,7 @@ def test_a_pending_run_whose_task_was_lost_is_published_again(
     assert published == [("run_campaign", (run.pk,), "bulk")]
 
 
+@pytest.mark.slow
 def test_a_campaign_with_an_occurrence_left_is_not_completed_by_its_run(provider_sandbox):
     campaign = sms_campaign(
         provider=sandbox_twilio(provider_sandbox, "solo"),
@@ -681,6 +694,7 @@ def test_a_campaign_with_an_occurrence_left_is_not_completed_by_its_run(provider
 # --- other channels -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_push_run_to_all_devices_sends_one_message_per_device(provider_sandbox):
     from tests.audience.factories import DeviceFactory
 
@@ -715,6 +729,7 @@ def test_a_push_run_to_all_devices_sends_one_message_per_device(provider_sandbox
     }
 
 
+@pytest.mark.slow
 def test_an_email_run_is_rendered_and_sent_from_the_campaigns_sender(provider_sandbox):
     provider = provider_create(
         channel="email",
@@ -739,6 +754,7 @@ def test_an_email_run_is_rendered_and_sent_from_the_campaigns_sender(provider_sa
     assert message.status == MessageStatus.SENT and message.provider_id == provider.pk
 
 
+@pytest.mark.slow
 def test_a_throttled_batch_sends_in_chunks_and_sees_stop_between_them(
     provider_sandbox, monkeypatch
 ):

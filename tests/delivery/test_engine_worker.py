@@ -23,6 +23,8 @@ from apps.providers.services import provider_group_save
 from tests.delivery.test_engine import people, sms_campaign
 from tests.providers.factories import sandbox_twilio
 
+pytestmark = pytest.mark.slow
+
 BATCH = 5
 
 

@@ -27,6 +27,8 @@ from tests.delivery.factories import (
 from tests.delivery.test_engine_worker import queue_length, wait_for
 from tests.providers.factories import sandbox_twilio
 
+pytestmark = pytest.mark.slow
+
 INACTION_MINUTES = 10
 
 

@@ -32,7 +32,7 @@ from tests.campaigns.factories import CampaignFactory, recurring_when
 from tests.delivery.test_engine import AUDIENCE, people, sms_content
 from tests.providers.factories import sandbox_twilio
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 TICK_PAST_THE_HOUR = timedelta(seconds=5)
 MON = date(2030, 3, 4)  # a Monday; the campaigns are created on the Friday before

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 import time_machine
 from django.utils import timezone
 
@@ -26,6 +27,8 @@ from tests.audience.factories import DeviceFactory, ProfileFactory
 from tests.delivery.test_engine import sms_campaign
 from tests.delivery.test_engine_worker import wait_for
 from tests.providers.factories import sandbox_fcm, sandbox_twilio
+
+pytestmark = pytest.mark.slow
 
 WINDOW_HOURS = 2
 TEST_SHARE = 8  # people: four get A, four get B

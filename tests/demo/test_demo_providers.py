@@ -8,6 +8,8 @@ from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import EmailMessage, PushMessage, SendStatus, SmsMessage
 from apps.providers.models import Provider, ProviderGroup
 
+pytestmark = pytest.mark.slow
+
 FCM_TOKEN = "demo-fcm-token_" + "b" * 40 + ":APA91b"
 APNS_TOKEN = "a1" * 32
 

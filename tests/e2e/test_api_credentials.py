@@ -10,7 +10,7 @@ from apps.core.roles import Role
 from tests.accounts.factories import UserFactory
 from tests.e2e.conftest import log_in
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def upload_event(base_url: str, account_id: str, passcode: str) -> httpx.Response:

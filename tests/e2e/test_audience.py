@@ -8,7 +8,7 @@ from apps.core.roles import Role
 from tests.accounts.factories import UserFactory
 from tests.e2e.conftest import log_in
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 CSV = (
     "Identity,Name,Email,Phone,Country,plan\n"

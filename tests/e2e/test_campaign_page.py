@@ -14,7 +14,7 @@ from tests.accounts.factories import UserFactory
 from tests.audience.factories import ProfileFactory
 from tests.e2e.conftest import log_in
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def _sending(name: str, **fields) -> tuple[Campaign, CampaignRun]:

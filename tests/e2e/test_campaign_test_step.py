@@ -17,7 +17,7 @@ from tests.campaigns.factories import CampaignFactory
 from tests.e2e.conftest import log_in
 from tests.providers.factories import fresh_provider_state, sandbox_fcm, sandbox_twilio
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 # A real FCM registration token: 163 characters with no space to break at.
 TOKEN = "dXk3Zm9vYmFy:APA91bH" + "q7Rz-X_4kLm9NpQwErTyUiOp" * 6

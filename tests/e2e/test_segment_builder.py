@@ -14,7 +14,7 @@ from tests.accounts.factories import UserFactory
 from tests.e2e.conftest import log_in
 from tests.segments.factories import EventFactory, ProfileFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def _seed() -> None:

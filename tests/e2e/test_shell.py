@@ -4,7 +4,7 @@ from apps.core.roles import Role
 from tests.accounts.factories import UserFactory
 from tests.e2e.conftest import log_in
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def test_a_marketer_logs_in_and_finds_the_sections_of_the_shell(page, screenshot):

@@ -33,6 +33,7 @@ def test_request_timeout_follows_the_timeout_setting_and_caps_connecting_at_3_s(
     assert request_timeout({"timeout_s": 1}).connect == 1.0
 
 
+@pytest.mark.slow
 def test_post_or_retryable_returns_the_response_whatever_its_status(provider_sandbox):
     provider_sandbox.client.set_faults("base-500", error_rate=1.0, error_status=503)
 
@@ -44,6 +45,7 @@ def test_post_or_retryable_returns_the_response_whatever_its_status(provider_san
     assert response.status_code == 503
 
 
+@pytest.mark.slow
 def test_post_or_retryable_turns_a_timeout_into_a_retryable_result(provider_sandbox):
     provider_sandbox.client.set_faults("base-slow", timeout_rate=1.0)
 
@@ -72,6 +74,7 @@ def _twilio_request(sandbox, label: str, to: str, body: str = "Hi") -> ProviderR
     return ProviderRequest(to, url, {"data": form, "auth": ("ACbase", "token")})
 
 
+@pytest.mark.slow
 def test_a_batch_comes_back_in_order_with_each_requests_own_outcome(provider_sandbox):
     provider_sandbox.client.set_faults("base-down", error_rate=1.0, error_status=503)
     provider_sandbox.client.set_faults("base-hang", timeout_rate=1.0)
@@ -107,6 +110,7 @@ def test_a_batch_comes_back_in_order_with_each_requests_own_outcome(provider_san
     assert sorted(m["recipient"] for m in recorded) == ["+14155550001", "+14155550005"]
 
 
+@pytest.mark.slow
 def test_aiohttp_and_httpx_send_the_same_request(provider_sandbox, settings):
     received = {}
     for client in PROVIDER_HTTP_CLIENTS:
@@ -186,6 +190,7 @@ def _send_in_child(url: str, answers) -> None:
     answers.put(response.status_code if isinstance(response, httpx.Response) else repr(response))
 
 
+@pytest.mark.slow
 def test_a_forked_process_gets_its_own_aiohttp_session(provider_sandbox):
     url = provider_sandbox.base_url + "/_sandbox/health"
     [parent_answer] = send_concurrently([httpx.Request("GET", url)])

@@ -25,6 +25,7 @@ def welcome(to="ana@example.com", **overrides):
     return EmailMessage(**fields)
 
 
+@pytest.mark.slow
 def test_infobip_posts_a_multipart_form_with_app_auth_and_reads_the_message_id(provider_sandbox):
     [result] = infobip(provider_sandbox, "ib-ok").send([welcome(reply_to="help@herald.test")])
 
@@ -47,6 +48,7 @@ def test_infobip_posts_a_multipart_form_with_app_auth_and_reads_the_message_id(p
     }
 
 
+@pytest.mark.slow
 def test_infobip_rejected_recipient_is_permanent_with_infobips_status(provider_sandbox):
     provider_sandbox.client.set_faults("ib-reject", reject_recipients=["gone@example.com"])
 
@@ -61,6 +63,7 @@ def test_infobip_rejected_recipient_is_permanent_with_infobips_status(provider_s
     ]
 
 
+@pytest.mark.slow
 def test_infobip_without_a_key_is_retryable_and_sends_nothing(provider_sandbox):
     [result] = infobip(provider_sandbox, "ib-nokey", api_key="").send([welcome()])
 
@@ -93,6 +96,7 @@ def test_infobip_wire_refuses_a_request_without_app_auth_like_infobip():
     assert reply.deliveries == []
 
 
+@pytest.mark.slow
 def test_infobip_bad_request_is_permanent(provider_sandbox):
     [result] = infobip(provider_sandbox, "ib-400", from_email="nobody").send([welcome()])
 
@@ -100,6 +104,7 @@ def test_infobip_bad_request_is_permanent(provider_sandbox):
     assert (result.http_status, result.error) == (400, "BAD_REQUEST: Invalid from address")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", [500, 503, 429])
 def test_infobip_injected_server_errors_are_retryable(provider_sandbox, status):
     provider_sandbox.client.set_faults("ib-5xx", error_rate=1, error_status=status)
@@ -110,6 +115,7 @@ def test_infobip_injected_server_errors_are_retryable(provider_sandbox, status):
     assert result.http_status == status
 
 
+@pytest.mark.slow
 def test_infobip_timeout_is_retryable(provider_sandbox):
     provider_sandbox.client.set_faults("ib-slow", timeout_rate=1)
 
@@ -119,6 +125,7 @@ def test_infobip_timeout_is_retryable(provider_sandbox):
     assert result.error.startswith("timeout")
 
 
+@pytest.mark.slow
 def test_infobip_carries_unicode_subjects_and_bodies(provider_sandbox):
     message = welcome(subject="Привет, 世界 🎉", text="Ünïcödé ✓", html="<p>नमस्ते</p>")
 

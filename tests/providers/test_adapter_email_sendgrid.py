@@ -36,6 +36,7 @@ def welcome(to="ana@example.com", **overrides):
     return EmailMessage(**fields)
 
 
+@pytest.mark.slow
 def test_sendgrid_posts_v3_mail_send_json_with_a_bearer_key_and_reads_the_message_id(
     provider_sandbox,
 ):
@@ -68,6 +69,7 @@ def test_sendgrid_posts_v3_mail_send_json_with_a_bearer_key_and_reads_the_messag
     }
 
 
+@pytest.mark.slow
 def test_sendgrid_returns_one_result_per_message_in_order(provider_sandbox):
     provider_sandbox.client.set_faults("sg-mixed", reject_recipients=["gone@example.com"])
     messages = [welcome("a@example.com"), welcome("gone@example.com"), welcome("c@example.com")]
@@ -84,6 +86,7 @@ def test_sendgrid_returns_one_result_per_message_in_order(provider_sandbox):
     assert [m["recipient"] for m in received] == ["a@example.com", "c@example.com"]
 
 
+@pytest.mark.slow
 def test_sendgrid_rejected_recipient_is_permanent_with_sendgrids_text(provider_sandbox):
     provider_sandbox.client.set_faults("sg-reject", reject_recipients=["bounce@example.com"])
 
@@ -95,6 +98,7 @@ def test_sendgrid_rejected_recipient_is_permanent_with_sendgrids_text(provider_s
     assert provider_sandbox.client.messages("sg-reject") == []
 
 
+@pytest.mark.slow
 def test_sendgrid_malformed_address_is_permanent(provider_sandbox):
     [result] = sendgrid(provider_sandbox, "sg-bad").send([welcome("not-an-address")])
 
@@ -102,6 +106,7 @@ def test_sendgrid_malformed_address_is_permanent(provider_sandbox):
     assert "Does not contain a valid address." in result.error
 
 
+@pytest.mark.slow
 def test_sendgrid_refused_key_is_retryable_with_the_auth_error(provider_sandbox):
     adapter = sendgrid(provider_sandbox, "sg-nokey", api_key="not-a-sendgrid-key")
 
@@ -113,6 +118,7 @@ def test_sendgrid_refused_key_is_retryable_with_the_auth_error(provider_sandbox)
     assert provider_sandbox.client.messages("sg-nokey") == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", [500, 503, 429])
 def test_sendgrid_injected_server_errors_and_throttling_are_retryable(provider_sandbox, status):
     provider_sandbox.client.set_faults("sg-5xx", error_rate=1, error_status=status)
@@ -125,6 +131,7 @@ def test_sendgrid_injected_server_errors_and_throttling_are_retryable(provider_s
     assert provider_sandbox.client.messages("sg-5xx") == []
 
 
+@pytest.mark.slow
 def test_sendgrid_timeout_is_retryable(provider_sandbox):
     provider_sandbox.client.set_faults("sg-slow", timeout_rate=1)
 
@@ -151,6 +158,7 @@ def test_sendgrid_connection_refused_is_retryable():
     assert result.error.startswith("connection error")
 
 
+@pytest.mark.slow
 def test_sendgrid_carries_unicode_subjects_and_bodies(provider_sandbox):
     message = welcome(subject="Привет, 世界 🎉", text="Ünïcödé ✓ body", html="<p>नमस्ते</p>")
 

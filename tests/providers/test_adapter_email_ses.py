@@ -141,6 +141,7 @@ def test_the_canonical_request_is_the_one_of_the_test_suite():
 # --- SendEmail over HTTP -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ses_posts_a_signed_v2_send_email_and_reads_the_message_id(provider_sandbox):
     message = welcome(reply_to="help@herald.test", headers={"X-Campaign": "42"})
 
@@ -181,6 +182,7 @@ def test_ses_posts_a_signed_v2_send_email_and_reads_the_message_id(provider_sand
     assert extra["headers"] == {"X-Campaign": "42"}
 
 
+@pytest.mark.slow
 def test_ses_signs_with_an_authorization_header_of_the_aws_shape(monkeypatch, provider_sandbox):
     sent = []
     from apps.providers.adapters import ses as ses_module
@@ -224,6 +226,7 @@ def test_ses_signs_with_an_authorization_header_of_the_aws_shape(monkeypatch, pr
     assert expected["Authorization"] == headers["Authorization"]
 
 
+@pytest.mark.slow
 def test_ses_with_a_wrong_secret_is_refused_by_signature_and_is_retryable(provider_sandbox):
     adapter = ses(provider_sandbox, "ses-wrong", secret="not-the-sandbox-secret")
 
@@ -237,6 +240,7 @@ def test_ses_with_a_wrong_secret_is_refused_by_signature_and_is_retryable(provid
     assert provider_sandbox.client.messages("ses-wrong") == []
 
 
+@pytest.mark.slow
 def test_ses_with_an_unknown_access_key_is_refused_as_an_invalid_token(provider_sandbox):
     [result] = ses(provider_sandbox, "ses-key", key_id="AKIAUNKNOWN").send([welcome()])
 
@@ -248,6 +252,7 @@ def test_ses_with_an_unknown_access_key_is_refused_as_an_invalid_token(provider_
     assert provider_sandbox.client.messages("ses-key") == []
 
 
+@pytest.mark.slow
 def test_ses_returns_one_result_per_message_in_order(provider_sandbox):
     provider_sandbox.client.set_faults("ses-mixed", reject_recipients=["gone@example.com"])
     messages = [welcome("a@example.com"), welcome("gone@example.com"), welcome("c@example.com")]
@@ -266,6 +271,7 @@ def test_ses_returns_one_result_per_message_in_order(provider_sandbox):
     assert [m["recipient"] for m in received] == ["a@example.com", "c@example.com"]
 
 
+@pytest.mark.slow
 def test_ses_malformed_address_is_a_permanent_bad_request(provider_sandbox):
     [result] = ses(provider_sandbox, "ses-bad").send([welcome("not-an-address")])
 
@@ -274,6 +280,7 @@ def test_ses_malformed_address_is_a_permanent_bad_request(provider_sandbox):
     assert result.error == "BadRequestException: Missing final '@domain'"
 
 
+@pytest.mark.slow
 def test_ses_unverified_sender_is_retryable_because_it_is_account_configuration(
     provider_sandbox,
 ):
@@ -289,6 +296,7 @@ def test_ses_unverified_sender_is_retryable_because_it_is_account_configuration(
     )
 
 
+@pytest.mark.slow
 def test_ses_missing_configuration_set_is_retryable_with_ses_text(provider_sandbox):
     [result] = ses(provider_sandbox, "ses-cfg", configuration_set="missing").send([welcome()])
 
@@ -297,6 +305,7 @@ def test_ses_missing_configuration_set_is_retryable_with_ses_text(provider_sandb
     assert result.error == "NotFoundException: Configuration set <missing> does not exist."
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", [500, 503, 429])
 def test_ses_injected_server_errors_and_throttling_are_retryable(provider_sandbox, status):
     provider_sandbox.client.set_faults("ses-5xx", error_rate=1, error_status=status)
@@ -309,6 +318,7 @@ def test_ses_injected_server_errors_and_throttling_are_retryable(provider_sandbo
     assert provider_sandbox.client.messages("ses-5xx") == []
 
 
+@pytest.mark.slow
 def test_ses_timeout_is_retryable(provider_sandbox):
     provider_sandbox.client.set_faults("ses-slow", timeout_rate=1)
 
@@ -335,6 +345,7 @@ def test_ses_connection_refused_is_retryable():
     assert result.error.startswith("connection error")
 
 
+@pytest.mark.slow
 def test_ses_without_keys_or_region_is_retryable_and_sends_nothing(provider_sandbox):
     no_secret = ses(provider_sandbox, "ses-nokey", secret="")
     no_region = ses(provider_sandbox, "ses-noregion", region="")
@@ -363,6 +374,7 @@ def test_ses_takes_the_region_from_an_aws_base_url_when_none_is_set():
     assert adapter._region() == "ap-south-1"
 
 
+@pytest.mark.slow
 def test_ses_carries_unicode_subjects_bodies_and_sender_names(provider_sandbox):
     message = welcome(
         subject="Привет, 世界 🎉", text="Ünïcödé ✓ body", html="<p>नमस्ते</p>", from_name="Hérald"
@@ -378,6 +390,7 @@ def test_ses_carries_unicode_subjects_bodies_and_sender_names(provider_sandbox):
     assert received["extra"]["from"] == "=?utf-8?q?H=C3=A9rald?= <news@herald.test>"
 
 
+@pytest.mark.slow
 def test_ses_tags_the_send_with_the_idempotency_key_when_ses_allows_its_characters(
     provider_sandbox,
 ):
@@ -542,6 +555,7 @@ def test_the_wire_refuses_an_unsigned_request():
 # --- The provider page ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_the_provider_page_test_send_through_ses_shows_the_accepted_answer(
     admin_client, provider_sandbox
@@ -569,6 +583,7 @@ def test_the_provider_page_test_send_through_ses_shows_the_accepted_answer(
     assert SANDBOX_SECRET_ACCESS_KEY not in html
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_the_provider_page_test_send_through_ses_with_a_wrong_secret_shows_ses_error(
     admin_client, provider_sandbox

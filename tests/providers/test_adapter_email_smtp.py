@@ -32,6 +32,7 @@ def welcome(to="ana@example.com", **overrides):
     return EmailMessage(**fields)
 
 
+@pytest.mark.slow
 def test_smtp_sends_a_multipart_message_with_sender_reply_to_headers_and_message_id(
     provider_sandbox,
 ):
@@ -55,6 +56,7 @@ def test_smtp_sends_a_multipart_message_with_sender_reply_to_headers_and_message
     assert received["extra"]["content_type"] == "text/plain"
 
 
+@pytest.mark.slow
 def test_smtp_mime_has_text_and_html_alternatives_and_every_header(provider_sandbox):
     adapter = smtp(provider_sandbox, "smtp-mime", from_name="Herald News")
 
@@ -71,6 +73,7 @@ def test_smtp_mime_has_text_and_html_alternatives_and_every_header(provider_sand
     assert mime["Message-ID"] == adapter.mime(welcome(idempotency_key="k1"))["Message-ID"]
 
 
+@pytest.mark.slow
 def test_smtp_reuses_one_connection_for_the_whole_batch(provider_sandbox):
     adapter = smtp(provider_sandbox, "smtp-batch")
     messages = [welcome(f"user{i}@example.com") for i in range(5)]
@@ -84,6 +87,7 @@ def test_smtp_reuses_one_connection_for_the_whole_batch(provider_sandbox):
     assert len({r.provider_message_id for r in results}) == 5
 
 
+@pytest.mark.slow
 def test_smtp_recipient_refused_at_rcpt_is_permanent_and_the_batch_goes_on(provider_sandbox):
     provider_sandbox.client.set_faults("smtp-rcpt", reject_recipients=["gone@example.com"])
     adapter = smtp(provider_sandbox, "smtp-rcpt")
@@ -98,6 +102,7 @@ def test_smtp_recipient_refused_at_rcpt_is_permanent_and_the_batch_goes_on(provi
     ]
 
 
+@pytest.mark.slow
 def test_smtp_4xx_after_data_is_retryable_with_the_reply(provider_sandbox):
     provider_sandbox.client.set_faults("smtp-451", error_rate=1)
 
@@ -108,6 +113,7 @@ def test_smtp_4xx_after_data_is_retryable_with_the_reply(provider_sandbox):
     assert provider_sandbox.client.messages("smtp-451") == []
 
 
+@pytest.mark.slow
 def test_smtp_timeout_is_retryable_and_the_next_message_reconnects(provider_sandbox):
     provider_sandbox.client.set_faults("smtp-slow", timeout_rate=1)
     adapter = smtp(provider_sandbox, "smtp-slow", timeout_s=0.3)
@@ -137,6 +143,7 @@ def test_smtp_connection_refused_makes_every_message_retryable():
     assert results[0].error.startswith("connection error")
 
 
+@pytest.mark.slow
 def test_smtp_header_injection_is_refused_as_permanent_without_sending(provider_sandbox):
     adapter = smtp(provider_sandbox, "smtp-inject")
 
@@ -152,6 +159,7 @@ def test_smtp_header_injection_is_refused_as_permanent_without_sending(provider_
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "subject,text",
     [("Привет, 世界 🎉", "Ünïcödé ✓ body"), ("नमस्ते " * 20, "long unicode subject folds")],

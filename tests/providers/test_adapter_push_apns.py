@@ -53,6 +53,7 @@ def _b64decode(segment):
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
+@pytest.mark.slow
 def test_apns_posts_the_device_path_with_apns_headers_and_the_aps_payload(provider_sandbox, p8_key):
     key = "0b6d9f3e-2f57-4a0e-8d1c-6b1e3a9f2c44"
     message = PushMessage(
@@ -100,6 +101,7 @@ def test_apns_posts_the_device_path_with_apns_headers_and_the_aps_payload(provid
     }
 
 
+@pytest.mark.slow
 def test_apns_background_push_goes_at_priority_five_with_content_available(
     provider_sandbox, p8_key
 ):
@@ -138,6 +140,7 @@ def test_apns_provider_token_is_an_es256_jwt_signed_with_the_p8_key(p8_key):
     )
 
 
+@pytest.mark.slow
 def test_apns_reuses_one_provider_token_across_sends(provider_sandbox, p8_key):
     adapter = apns(provider_sandbox, "apns-cache", p8_key)
 
@@ -149,6 +152,7 @@ def test_apns_reuses_one_provider_token_across_sends(provider_sandbox, p8_key):
     assert list(apns_module._jwt_cache) == [(TEAM_ID, KEY_ID)]
 
 
+@pytest.mark.slow
 def test_apns_unregistered_device_is_permanent_with_apples_reason(provider_sandbox, p8_key):
     provider_sandbox.client.set_faults("apns-gone", reject_recipients=[DEVICE])
 
@@ -161,6 +165,7 @@ def test_apns_unregistered_device_is_permanent_with_apples_reason(provider_sandb
     assert provider_sandbox.client.messages("apns-gone") == []
 
 
+@pytest.mark.slow
 def test_apns_bad_device_token_is_permanent(provider_sandbox, p8_key):
     [result] = apns(provider_sandbox, "apns-bad", p8_key).send(
         [PushMessage(token="not-hex", platform="ios", body="x")]
@@ -170,6 +175,7 @@ def test_apns_bad_device_token_is_permanent(provider_sandbox, p8_key):
     assert (result.http_status, result.error) == (400, "BadDeviceToken")
 
 
+@pytest.mark.slow
 def test_apns_missing_topic_is_permanent_with_the_reason(provider_sandbox, p8_key):
     [result] = apns(provider_sandbox, "apns-notopic", p8_key, topic="").send(
         [PushMessage(token=DEVICE, platform="ios", body="x")]
@@ -179,6 +185,7 @@ def test_apns_missing_topic_is_permanent_with_the_reason(provider_sandbox, p8_ke
     assert result.error == "MissingTopic"
 
 
+@pytest.mark.slow
 def test_apns_expired_provider_token_is_renewed_once(provider_sandbox, p8_key):
     adapter = apns(provider_sandbox, "apns-expired", p8_key)
     stale = apns_module.provider_token(
@@ -192,6 +199,7 @@ def test_apns_expired_provider_token_is_renewed_once(provider_sandbox, p8_key):
     assert adapter.jwt() != stale
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", [500, 503, 429])
 def test_apns_injected_server_errors_and_throttling_are_retryable(provider_sandbox, p8_key, status):
     provider_sandbox.client.set_faults("apns-5xx", error_rate=1, error_status=status)
@@ -204,6 +212,7 @@ def test_apns_injected_server_errors_and_throttling_are_retryable(provider_sandb
     assert result.http_status == status
 
 
+@pytest.mark.slow
 def test_apns_timeout_is_retryable(provider_sandbox, p8_key):
     provider_sandbox.client.set_faults("apns-slow", timeout_rate=1)
 
@@ -215,6 +224,7 @@ def test_apns_timeout_is_retryable(provider_sandbox, p8_key):
     assert result.error.startswith("timeout")
 
 
+@pytest.mark.slow
 def test_apns_carries_unicode_alerts(provider_sandbox, p8_key):
     message = PushMessage(token=DEVICE, platform="ios", title="Скидка 🎉", body="आज ✓")
 

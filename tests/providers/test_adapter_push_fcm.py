@@ -59,6 +59,7 @@ def _b64decode(segment):
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
+@pytest.mark.slow
 def test_fcm_posts_messages_send_for_android_with_the_notification_data_and_options(
     provider_sandbox, rsa_key
 ):
@@ -103,6 +104,7 @@ def test_fcm_posts_messages_send_for_android_with_the_notification_data_and_opti
     }
 
 
+@pytest.mark.slow
 def test_fcm_sends_web_push_options_for_web_tokens(provider_sandbox, rsa_key):
     message = PushMessage(
         token=TOKEN, platform="web", title="Hi", body="Web", options={"ttl": 60, "link": "/x"}
@@ -115,6 +117,7 @@ def test_fcm_sends_web_push_options_for_web_tokens(provider_sandbox, rsa_key):
     assert received["extra"]["webpush"] == {"headers": {"TTL": "60"}, "fcm_options": {"link": "/x"}}
 
 
+@pytest.mark.slow
 def test_fcm_fetches_one_access_token_with_an_rs256_jwt_and_reuses_it(provider_sandbox, rsa_key):
     adapter = fcm(provider_sandbox, "fcm-cache", rsa_key)
     messages = [PushMessage(token=TOKEN + str(i), platform="android", body="x") for i in range(3)]
@@ -164,6 +167,7 @@ def test_fcm_jwt_assertion_is_signed_with_the_service_account_key(rsa_key):
     )
 
 
+@pytest.mark.slow
 def test_fcm_unregistered_token_is_permanent_with_fcms_error(provider_sandbox, rsa_key):
     provider_sandbox.client.set_faults("fcm-gone", reject_recipients=[TOKEN])
 
@@ -177,6 +181,7 @@ def test_fcm_unregistered_token_is_permanent_with_fcms_error(provider_sandbox, r
     assert provider_sandbox.client.messages("fcm-gone") == []
 
 
+@pytest.mark.slow
 def test_fcm_malformed_token_is_permanent_invalid_argument(provider_sandbox, rsa_key):
     [result] = fcm(provider_sandbox, "fcm-bad", rsa_key).send(
         [PushMessage(token="short", platform="android", body="x")]
@@ -189,6 +194,7 @@ def test_fcm_malformed_token_is_permanent_invalid_argument(provider_sandbox, rsa
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", [500, 503, 429])
 def test_fcm_injected_server_errors_and_quota_are_retryable(provider_sandbox, rsa_key, status):
     adapter = fcm(provider_sandbox, "fcm-5xx", rsa_key)
@@ -201,6 +207,7 @@ def test_fcm_injected_server_errors_and_quota_are_retryable(provider_sandbox, rs
     assert result.http_status == status
 
 
+@pytest.mark.slow
 def test_fcm_token_endpoint_failure_is_retryable(provider_sandbox, rsa_key):
     provider_sandbox.client.set_faults("fcm-noauth", error_rate=1, error_status=503)
 
@@ -212,6 +219,7 @@ def test_fcm_token_endpoint_failure_is_retryable(provider_sandbox, rsa_key):
     assert result.error.startswith("token endpoint refused (503)")
 
 
+@pytest.mark.slow
 def test_fcm_timeout_is_retryable(provider_sandbox, rsa_key):
     adapter = fcm(provider_sandbox, "fcm-slow", rsa_key, timeout_s=0.3)
     adapter.access_token()
@@ -223,6 +231,7 @@ def test_fcm_timeout_is_retryable(provider_sandbox, rsa_key):
     assert result.error.startswith("timeout")
 
 
+@pytest.mark.slow
 def test_fcm_refetches_a_revoked_access_token_once(provider_sandbox, rsa_key):
     adapter = fcm(provider_sandbox, "fcm-revoked", rsa_key)
     key = adapter._cache_key()
@@ -234,6 +243,7 @@ def test_fcm_refetches_a_revoked_access_token_once(provider_sandbox, rsa_key):
     assert fcm_module._token_cache[key][0].startswith("ya29.sandbox.")
 
 
+@pytest.mark.slow
 def test_fcm_carries_unicode_titles_and_bodies(provider_sandbox, rsa_key):
     message = PushMessage(token=TOKEN, platform="android", title="Скидка 🎉", body="आज 50% ✓")
 

@@ -5,6 +5,8 @@ import pytest
 from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import ProviderConfig, SendStatus, SmsMessage
 
+pytestmark = pytest.mark.slow
+
 
 def exotel(provider_sandbox, label, *, api_token="tok", **settings):
     settings.setdefault("sender_id", "HERALD")

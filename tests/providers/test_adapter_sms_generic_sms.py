@@ -5,6 +5,8 @@ import pytest
 from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import ProviderConfig, SendStatus, SmsMessage
 
+pytestmark = pytest.mark.slow
+
 
 def generic(provider_sandbox, label, *, credentials=None, **settings):
     return adapter_for(

@@ -5,6 +5,8 @@ import pytest
 from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import ProviderConfig, SendStatus, SmsMessage
 
+pytestmark = pytest.mark.slow
+
 
 def msg91(provider_sandbox, label, *, authkey="auth-key-1", **settings):
     return adapter_for(

@@ -31,6 +31,7 @@ def sandbox(provider_sandbox):
     return provider_sandbox  # emptied and without faults for each test
 
 
+@pytest.mark.slow
 def test_twilio_posts_the_messages_api_form_with_basic_auth_and_reads_the_sid(sandbox):
     [result] = twilio(sandbox, "tw-ok").send([SmsMessage(to="+919812345678", body="Hello")])
 
@@ -49,6 +50,7 @@ def test_twilio_posts_the_messages_api_form_with_basic_auth_and_reads_the_sid(sa
     }
 
 
+@pytest.mark.slow
 def test_twilio_sends_the_messaging_service_sid_instead_of_a_from_number(sandbox):
     adapter = twilio(sandbox, "tw-copilot", messaging_service_sid="MG" + "1" * 32)
 
@@ -60,6 +62,7 @@ def test_twilio_sends_the_messaging_service_sid_instead_of_a_from_number(sandbox
     assert "From" not in received["extra"]["form"]
 
 
+@pytest.mark.slow
 def test_twilio_keeps_unicode_bodies_intact(sandbox):
     body = "नमस्ते 👋 ¡Olá! — 50% off"
 
@@ -69,6 +72,7 @@ def test_twilio_keeps_unicode_bodies_intact(sandbox):
     assert sandbox.client.messages("tw-unicode")[0]["body"] == body
 
 
+@pytest.mark.slow
 def test_twilio_returns_one_result_per_message_in_order(sandbox):
     sandbox.client.set_faults("tw-many", reject_recipients=["+14155550102"])
     numbers = ["+14155550101", "+14155550102", "+14155550103"]
@@ -87,6 +91,7 @@ def test_twilio_returns_one_result_per_message_in_order(sandbox):
     ]
 
 
+@pytest.mark.slow
 def test_twilio_rejected_recipient_is_permanent_with_twilios_error_text(sandbox):
     sandbox.client.set_faults("tw-reject", reject_recipients=["+919800000000"])
 
@@ -98,6 +103,7 @@ def test_twilio_rejected_recipient_is_permanent_with_twilios_error_text(sandbox)
     assert sandbox.client.messages("tw-reject") == []
 
 
+@pytest.mark.slow
 def test_twilio_number_without_country_code_is_permanent(sandbox):
     [result] = twilio(sandbox, "tw-local").send([SmsMessage(to="9812345678", body="Hi")])
 
@@ -105,6 +111,7 @@ def test_twilio_number_without_country_code_is_permanent(sandbox):
     assert result.error.startswith("21211:")
 
 
+@pytest.mark.slow
 def test_twilio_bad_credentials_are_retryable_so_a_group_moves_on(sandbox):
     [result] = twilio(sandbox, "tw-auth", auth_token="invalid").send(
         [SmsMessage(to="+14155550100", body="Hi")]
@@ -116,6 +123,7 @@ def test_twilio_bad_credentials_are_retryable_so_a_group_moves_on(sandbox):
     assert sandbox.client.messages("tw-auth") == []
 
 
+@pytest.mark.slow
 def test_twilio_missing_sender_is_a_provider_setup_error_not_the_recipients(sandbox):
     [result] = twilio(sandbox, "tw-nofrom", from_number="").send(
         [SmsMessage(to="+14155550100", body="Hi")]
@@ -125,6 +133,7 @@ def test_twilio_missing_sender_is_a_provider_setup_error_not_the_recipients(sand
     assert result.error == "21603: A 'From' phone number is required."
 
 
+@pytest.mark.slow
 def test_twilio_injected_5xx_is_retryable(sandbox):
     sandbox.client.set_faults("tw-5xx", error_rate=1.0, error_status=503)
 
@@ -135,6 +144,7 @@ def test_twilio_injected_5xx_is_retryable(sandbox):
     assert sandbox.client.messages("tw-5xx") == []
 
 
+@pytest.mark.slow
 def test_twilio_http_429_is_retryable(sandbox):
     sandbox.client.set_faults("tw-429", error_rate=1.0, error_status=429)
 
@@ -144,6 +154,7 @@ def test_twilio_http_429_is_retryable(sandbox):
     assert result.http_status == 429
 
 
+@pytest.mark.slow
 def test_twilio_timeout_is_retryable(sandbox):
     sandbox.client.set_faults("tw-slow", timeout_rate=1.0)
 
@@ -190,6 +201,7 @@ def test_twilio_wire_refuses_a_basic_user_other_than_the_paths_account():
     assert reply.deliveries == []
 
 
+@pytest.mark.slow
 def test_a_repeated_idempotency_key_is_answered_once_by_an_idempotent_provider(sandbox):
     """Herald sends the message's key as Idempotency-Key; the sandbox honours it like an
     idempotent provider: the repeat gets the first answer and nobody gets a second SMS."""
@@ -207,6 +219,7 @@ def test_a_repeated_idempotency_key_is_answered_once_by_an_idempotent_provider(s
     assert sorted(r["recipient"] for r in received) == ["+14155550101", "+14155550102"]
 
 
+@pytest.mark.slow
 def test_without_an_idempotency_key_every_send_is_a_new_message(sandbox):
     adapter = twilio(sandbox, "tw-no-key")
     message = SmsMessage(to="+14155550103", body="Twice")

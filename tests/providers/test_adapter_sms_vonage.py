@@ -25,6 +25,7 @@ def sandbox(provider_sandbox):
     return provider_sandbox  # emptied and without faults for each test
 
 
+@pytest.mark.slow
 def test_vonage_posts_the_sms_json_form_without_the_plus_and_reads_the_message_id(sandbox):
     message = SmsMessage(to="+447700900000", body="Hello", idempotency_key="run-1:42")
 
@@ -44,6 +45,7 @@ def test_vonage_posts_the_sms_json_form_without_the_plus_and_reads_the_message_i
     }
 
 
+@pytest.mark.slow
 def test_vonage_marks_non_gsm_text_as_unicode(sandbox):
     body = "नमस्ते 👋"
 
@@ -55,6 +57,7 @@ def test_vonage_marks_non_gsm_text_as_unicode(sandbox):
     assert received["extra"]["fields"]["type"] == "unicode"
 
 
+@pytest.mark.slow
 def test_vonage_leaves_gsm_text_as_plain_text(sandbox):
     vonage(sandbox, "vn-gsm").send([SmsMessage(to="+447700900000", body="Café à 5€ {ok}")])
 
@@ -62,6 +65,7 @@ def test_vonage_leaves_gsm_text_as_plain_text(sandbox):
     assert "type" not in received["extra"]["fields"]
 
 
+@pytest.mark.slow
 def test_vonage_unroutable_recipient_is_permanent_with_vonages_error_text(sandbox):
     sandbox.client.set_faults("vn-reject", reject_recipients=["+447700900001"])
 
@@ -74,6 +78,7 @@ def test_vonage_unroutable_recipient_is_permanent_with_vonages_error_text(sandbo
     assert [m["recipient"] for m in sandbox.client.messages("vn-reject")] == ["+447700900002"]
 
 
+@pytest.mark.slow
 def test_vonage_invalid_number_is_permanent(sandbox):
     [result] = vonage(sandbox, "vn-invalid").send([SmsMessage(to="+0123", body="Hi")])
 
@@ -81,6 +86,7 @@ def test_vonage_invalid_number_is_permanent(sandbox):
     assert result.error == "3: Invalid to address"
 
 
+@pytest.mark.slow
 def test_vonage_bad_credentials_are_retryable_so_a_group_moves_on(sandbox):
     [result] = vonage(sandbox, "vn-auth", api_secret="invalid").send(
         [SmsMessage(to="+447700900000", body="Hi")]
@@ -91,6 +97,7 @@ def test_vonage_bad_credentials_are_retryable_so_a_group_moves_on(sandbox):
     assert sandbox.client.messages("vn-auth") == []
 
 
+@pytest.mark.slow
 def test_vonage_missing_sender_is_retryable_and_names_the_parameter(sandbox):
     [result] = vonage(sandbox, "vn-nofrom", **{"from": ""}).send(
         [SmsMessage(to="+447700900000", body="Hi")]
@@ -114,6 +121,7 @@ def test_vonage_throttled_status_is_retryable():
     assert result.error == "1: Throughput"
 
 
+@pytest.mark.slow
 def test_vonage_injected_5xx_is_retryable(sandbox):
     sandbox.client.set_faults("vn-5xx", error_rate=1.0, error_status=500)
 
@@ -123,6 +131,7 @@ def test_vonage_injected_5xx_is_retryable(sandbox):
     assert result.http_status == 500
 
 
+@pytest.mark.slow
 def test_vonage_timeout_is_retryable(sandbox):
     sandbox.client.set_faults("vn-slow", timeout_rate=1.0)
 

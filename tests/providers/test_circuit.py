@@ -69,6 +69,7 @@ def test_a_failed_probe_opens_the_circuit_for_another_cool_down():
     assert circuit_state(provider_id=1) is CircuitState.OPEN
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_group_skips_an_open_provider_then_probes_it_and_recovers(provider_sandbox):
     sandbox = provider_sandbox

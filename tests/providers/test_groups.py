@@ -6,6 +6,8 @@ from apps.providers.groups import group_send_sms
 from apps.providers.services import provider_group_save, provider_set_active
 from tests.providers.factories import sandbox_twilio
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def _fresh_circuits():

@@ -148,6 +148,7 @@ def test_a_duplicate_nickname_and_bad_json_are_refused_beside_their_fields(admin
     assert Provider.objects.count() == 1
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_test_sms_reaches_the_sandbox_and_the_page_shows_the_providers_answer(
     admin_client, provider_sandbox
@@ -167,6 +168,7 @@ def test_a_test_sms_reaches_the_sandbox_and_the_page_shows_the_providers_answer(
     assert SECRET not in html
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_test_send_shows_the_providers_error_text_for_a_refused_number(
     admin_client, provider_sandbox
@@ -195,6 +197,7 @@ def test_a_test_sms_needs_a_country_code(admin_client):
     assert "Enter the number with its country code" in _html(response)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_test_email_goes_through_an_email_provider(admin_client, provider_sandbox):
     provider = provider_create(

@@ -12,6 +12,8 @@ from apps.providers.adapters import apns as apns_module
 from apps.providers.adapters import fcm as fcm_module
 from apps.providers.services import provider_create
 
+pytestmark = pytest.mark.slow
+
 FCM_TOKEN = "fcm-device-token_" + "b" * 40 + ":APA91b"
 APNS_TOKEN = "c3" * 32
 

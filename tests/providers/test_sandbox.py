@@ -51,6 +51,7 @@ def _send_smtp(sandbox, message: EmailMessage, *, username: str | None = None) -
         smtp.send_message(message)
 
 
+@pytest.mark.slow
 def test_a_path_no_wire_answers_is_a_404_naming_the_path(provider_sandbox):
     answer = httpx.post(provider_sandbox.url_for("acme") + "/no/such/api", data={"a": "1"})
 
@@ -60,6 +61,7 @@ def test_a_path_no_wire_answers_is_a_404_naming_the_path(provider_sandbox):
     assert provider_sandbox.client.messages() == []
 
 
+@pytest.mark.slow
 def test_an_error_rate_of_one_answers_the_injected_status_every_time(provider_sandbox):
     provider_sandbox.client.set_faults("flaky", error_rate=1, error_status=503)
 
@@ -72,6 +74,7 @@ def test_an_error_rate_of_one_answers_the_injected_status_every_time(provider_sa
     assert healthy.status_code == 404  # other labels are untouched
 
 
+@pytest.mark.slow
 def test_an_error_rate_of_thirty_percent_fails_about_thirty_percent(provider_sandbox):
     provider_sandbox.client.set_faults("flaky", error_rate=0.3)
 
@@ -84,6 +87,7 @@ def test_an_error_rate_of_thirty_percent_fails_about_thirty_percent(provider_san
     assert 250 <= statuses.count(500) <= 350
 
 
+@pytest.mark.slow
 def test_latency_delays_every_answer_of_that_label(provider_sandbox):
     provider_sandbox.client.set_faults("slow", latency_ms=400)
 
@@ -95,6 +99,7 @@ def test_latency_delays_every_answer_of_that_label(provider_sandbox):
     assert elapsed >= 0.4
 
 
+@pytest.mark.slow
 def test_a_timeout_rate_of_one_makes_a_client_time_out_without_blocking_others(
     provider_sandbox,
 ):
@@ -106,6 +111,7 @@ def test_a_timeout_rate_of_one_makes_a_client_time_out_without_blocking_others(
     assert httpx.post(provider_sandbox.url_for("other") + "/send", timeout=2).status_code == 404
 
 
+@pytest.mark.slow
 def test_faults_are_reset_for_every_label(provider_sandbox):
     provider_sandbox.client.set_faults("flaky", error_rate=1)
     provider_sandbox.client.reset_faults()
@@ -114,6 +120,7 @@ def test_faults_are_reset_for_every_label(provider_sandbox):
     assert httpx.get(provider_sandbox.base_url + "/_sandbox/faults").json() == {"faults": {}}
 
 
+@pytest.mark.slow
 def test_a_bad_fault_plan_is_refused_naming_the_field(provider_sandbox):
     answer = httpx.put(provider_sandbox.base_url + "/_sandbox/faults/x", json={"error_rate": 2})
     unknown = httpx.put(provider_sandbox.base_url + "/_sandbox/faults/x", json={"bogus": 1})
@@ -122,6 +129,7 @@ def test_a_bad_fault_plan_is_refused_naming_the_field(provider_sandbox):
     assert unknown.status_code == 400 and "bogus" in unknown.json()["error"]
 
 
+@pytest.mark.slow
 def test_smtp_records_a_message_sent_with_smtplib_under_the_login_as_label(provider_sandbox):
     _send_smtp(
         provider_sandbox,
@@ -139,12 +147,14 @@ def test_smtp_records_a_message_sent_with_smtplib_under_the_login_as_label(provi
     assert message["extra"]["from"] == "herald@example.com"
 
 
+@pytest.mark.slow
 def test_smtp_without_auth_records_under_the_smtp_label(provider_sandbox):
     _send_smtp(provider_sandbox, _email(to="bo@example.com", subject="Hi", text="x"))
 
     assert [m["label"] for m in provider_sandbox.client.messages()] == ["smtp"]
 
 
+@pytest.mark.slow
 def test_smtp_rejects_a_listed_recipient_with_550_and_delivers_the_rest(provider_sandbox):
     provider_sandbox.client.set_faults("mailer", reject_recipients=["bad@example.com"])
     message = _email(to="bad@example.com, good@example.com", subject="Hi", text="x")
@@ -157,6 +167,7 @@ def test_smtp_rejects_a_listed_recipient_with_550_and_delivers_the_rest(provider
     assert [m["recipient"] for m in provider_sandbox.client.messages()] == ["good@example.com"]
 
 
+@pytest.mark.slow
 def test_smtp_error_rate_answers_451_at_data(provider_sandbox):
     provider_sandbox.client.set_faults("mailer", error_rate=1)
 
@@ -169,6 +180,7 @@ def test_smtp_error_rate_answers_451_at_data(provider_sandbox):
     assert provider_sandbox.client.messages() == []
 
 
+@pytest.mark.slow
 def test_messages_filter_by_label_and_clear_empties_them(provider_sandbox):
     for number, label in enumerate(["alpha", "beta", "alpha"]):
         _send_smtp(

@@ -39,6 +39,7 @@ def _send_email(sandbox, *, label: str, to: str, subject: str, text: str) -> Non
         smtp.send_message(message)
 
 
+@pytest.mark.slow
 def test_the_inbox_shows_a_message_the_sandbox_received(admin_client, sandbox_for_pages):
     _send_email(
         sandbox_for_pages,
@@ -61,6 +62,7 @@ def test_the_inbox_shows_a_message_the_sandbox_received(admin_client, sandbox_fo
     assert 'hx-trigger="every 2s"' in html
 
 
+@pytest.mark.slow
 def test_the_inbox_filters_by_label(admin_client, sandbox_for_pages):
     _send_email(sandbox_for_pages, label="alpha", to="a@example.com", subject="A", text="one")
     _send_email(sandbox_for_pages, label="beta", to="b@example.com", subject="B", text="two")
@@ -72,6 +74,7 @@ def test_the_inbox_filters_by_label(admin_client, sandbox_for_pages):
     assert "beta (1)" in html  # still offered in the label filter
 
 
+@pytest.mark.slow
 def test_an_htmx_refresh_returns_only_the_inbox_partial(admin_client, sandbox_for_pages):
     _send_email(sandbox_for_pages, label="alpha", to="a@example.com", subject="A", text="one")
 
@@ -82,6 +85,7 @@ def test_an_htmx_refresh_returns_only_the_inbox_partial(admin_client, sandbox_fo
     assert "<html" not in partial
 
 
+@pytest.mark.slow
 def test_clearing_the_inbox_empties_the_sandbox(admin_client, sandbox_for_pages):
     _send_email(sandbox_for_pages, label="alpha", to="a@example.com", subject="A", text="one")
 
@@ -104,6 +108,7 @@ def test_the_inbox_says_when_the_sandbox_is_not_running(admin_client, settings):
     assert "nothing to clear" in cleared.content.decode()
 
 
+@pytest.mark.slow
 def test_only_admins_may_see_or_clear_the_inbox(client, marketer_client, sandbox_for_pages):
     _send_email(sandbox_for_pages, label="alpha", to="a@example.com", subject="A", text="one")
 
@@ -115,6 +120,7 @@ def test_only_admins_may_see_or_clear_the_inbox(client, marketer_client, sandbox
     assert len(sandbox_for_pages.client.messages()) == 1  # nothing was cleared
 
 
+@pytest.mark.slow
 def test_admins_find_the_inbox_in_the_settings_navigation(admin_client, sandbox_for_pages):
     html = admin_client.get(reverse("core:home")).content.decode()
 
