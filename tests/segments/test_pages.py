@@ -9,19 +9,12 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from apps.segments import selectors, services
-from apps.segments.definitions import definition_validate
 from apps.segments.models import Segment
 from tests.accounts.factories import UserFactory
 from tests.segments.factories import DeviceFactory, EventFactory, ProfileFactory, SegmentFactory
+from tests.segments.helpers import CHARGED_IN_INDIA, ESTIMATE_URL, INDIA, LIST_URL, NEW_URL
 
 pytestmark = pytest.mark.django_db
-
-LIST_URL = "/segments/"
-NEW_URL = "/segments/new/"
-ESTIMATE_URL = "/segments/estimate/"
-INDIA = definition_validate(
-    {"profile": [{"name": "Country", "operator": "equals", "value": "India"}]}
-)
 
 
 @pytest.fixture(autouse=True)
@@ -158,25 +151,6 @@ def test_refresh_without_javascript_redirects_back_to_the_detail(marketer_client
 
 
 # --- Builder save ------------------------------------------------------------------------------
-
-CHARGED_IN_INDIA = {
-    "name": "Indian big spenders",
-    "kind": "past",
-    "match": "all",
-    "cond-0-type": "event",
-    "cond-0-did": "did",
-    "cond-0-event": "Charged",
-    "cond-0-period": "last_days",
-    "cond-0-days": "30",
-    "cond-0-count_op": "at_least",
-    "cond-0-count_n": "1",
-    "cond-0-prop-0-name": "Amount",
-    "cond-0-prop-0-operator": "greater_than",
-    "cond-0-prop-0-value": "100",
-    "profile-0-name": "Country",
-    "profile-0-operator": "equals",
-    "profile-0-value": "India",
-}
 
 
 def test_saving_the_builder_creates_the_segment_and_opens_it(marketer_client, marketer_user):

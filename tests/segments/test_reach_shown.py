@@ -12,7 +12,7 @@ from apps.segments import services
 from apps.segments.estimates import segment_estimate
 from apps.segments.models import Segment
 from tests.segments.factories import EventFactory, ProfileFactory
-from tests.segments.test_pages import CHARGED_IN_INDIA, ESTIMATE_URL, INDIA, LIST_URL, NEW_URL
+from tests.segments.helpers import CHARGED_IN_INDIA, ESTIMATE_URL, INDIA, LIST_URL, NEW_URL
 
 pytestmark = pytest.mark.django_db
 
