@@ -51,7 +51,7 @@ from apps.message_templates.personalization import (
     template_render,
 )
 from apps.message_templates.services import liquid_error_message
-from apps.providers.adapters.generic_sms import PLACEHOLDER as GENERIC_PLACEHOLDER
+from apps.providers.kinds.generic_sms.adapter import PLACEHOLDER as GENERIC_PLACEHOLDER
 from apps.providers.models import Channel, Provider, ProviderGroup
 from apps.segments import definitions as segment_definitions
 
@@ -155,7 +155,7 @@ _UNSAFE_SCHEMES = frozenset({"javascript", "data", "vbscript", "file"})
 _PAIR_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _GOAL_WINDOW = re.compile(r"^([1-9][0-9]{0,3})([DH])$")
 _LIQUID_MARK = re.compile(r"{{|{%")
-# Placeholders the generic adapter fills itself (apps/providers/adapters/generic_sms.py).
+# Placeholders the generic adapter fills itself (apps/providers/kinds/generic_sms/adapter.py).
 GENERIC_BUILTINS = frozenset({"To", "Message", "TemplateID", "TemplateVariables"})
 
 

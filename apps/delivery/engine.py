@@ -62,6 +62,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from apps.campaigns.models import LIVE_TYPES, Campaign, CampaignStatus
+from apps.providers.adapters.base import SendStatus
+from apps.providers.groups import group_providers, group_send_sms
+from apps.providers.kinds import adapter_send
 from apps.providers.models import Channel, Provider, ProviderGroup
 
 from . import policies, throttle
@@ -644,22 +647,13 @@ def _route(campaign: Campaign) -> Provider | ProviderGroup | None:
 
 def _provider_send(campaign: Campaign, route, messages: list) -> list[tuple[Any, int | None]]:
     """(SendResult, provider id) per message, in order."""
-    from apps.providers.adapters import adapter_for
-    from apps.providers.adapters.base import SendResult, SendStatus
-    from apps.providers.groups import group_providers, group_send_sms
-
     if isinstance(route, ProviderGroup):
         by_nickname = {p.nickname: p.pk for p in group_providers(group=route)}
         return [
             (result, by_nickname.get(nickname))
             for result, nickname in group_send_sms(group=route, messages=messages)
         ]
-    try:
-        results = adapter_for(route.config()).send(messages)
-    except Exception as exc:  # an adapter should not raise; a bad config must not loop
-        error = f"{type(exc).__name__}: {exc}"
-        results = [SendResult("", SendStatus.PERMANENT, error=error) for _ in messages]
-    return [(result, route.pk) for result in results]
+    return [(result, route.pk) for result in adapter_send(route, messages)]
 
 
 def _send_chunk(
@@ -671,8 +665,6 @@ def _send_chunk(
     remaining: list[tuple[Message, Any]],
 ) -> dict[int, Outcome]:
     """Take throttle tokens, check Stop, send one chunk; its rows' outcomes."""
-    from apps.providers.adapters.base import SendStatus
-
     if rates:
         wait = max(float(throttle.acquire(key, len(chunk), rate) or 0.0) for key, rate in rates)
         if wait > 0:

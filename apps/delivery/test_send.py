@@ -13,9 +13,9 @@ from django.db.models import F
 from apps.audience.models import Profile
 from apps.campaigns.content import ContentInvalid, campaign_variants, render_message
 from apps.campaigns.models import Campaign
-from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import SendResult, SendStatus
 from apps.providers.groups import group_send_sms
+from apps.providers.kinds import adapter_send
 from apps.providers.models import Channel, Provider, ProviderGroup
 
 from .messages import email_message, push_message, sms_message
@@ -50,20 +50,6 @@ class CampaignTestOutcome:
     @property
     def accepted(self) -> bool:
         return self.status == SendStatus.ACCEPTED
-
-
-def _send_through_provider(provider: Provider, messages: list) -> list[tuple[SendResult, str]]:
-    try:
-        results = adapter_for(provider.config()).send(messages)
-    except Exception as exc:  # a missing adapter or bad config: show it, don't 500
-        error = f"{type(exc).__name__}: {exc}"
-        results = [
-            SendResult(
-                getattr(m, "to", "") or getattr(m, "token", ""), SendStatus.PERMANENT, error=error
-            )
-            for m in messages
-        ]
-    return [(result, provider.nickname) for result in results]
 
 
 def campaign_test_route(campaign: Campaign) -> Provider | ProviderGroup | None:
@@ -182,4 +168,4 @@ def _send_test_messages(
         return group_send_sms(group=route, messages=messages)
     if not route.is_active:
         return refused(f"Not sent: the provider “{route.nickname}” is deactivated.")
-    return _send_through_provider(route, messages)
+    return [(result, route.nickname) for result in adapter_send(route, messages)]

@@ -5,143 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 
+from apps.providers.kinds import KINDS
+from apps.providers.kinds.base import FieldSpec
 from apps.providers.models import MAX_GROUP_PROVIDERS, Channel, Provider
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    key: str
-    label: str
-    secret: bool = False  # True: stored encrypted in credentials, never rendered back
-    required: bool = False
-    help: str = ""
-    json: bool = False  # a JSON value (object) typed in a textarea
-
-
-def _cred(key: str, label: str, **kw: Any) -> FieldSpec:
-    return FieldSpec(key, label, secret=True, required=kw.pop("required", True), **kw)
-
-
-def _set(key: str, label: str, **kw: Any) -> FieldSpec:
-    return FieldSpec(key, label, **kw)
-
-
-# What each kind asks for (keys as the adapters read them from credentials / settings).
-KIND_FIELDS: dict[str, list[FieldSpec]] = {
-    "twilio": [
-        _cred("account_sid", "Account SID"),
-        _cred("auth_token", "Auth token"),
-        _set("from_number", "From number", help="E.164, e.g. +15550001111."),
-        _set(
-            "messaging_service_sid",
-            "Messaging Service SID (CoPilot)",
-            help="Used instead of the From number when set.",
-        ),
-    ],
-    "vonage": [
-        _cred("api_key", "API key"),
-        _cred("api_secret", "API secret"),
-        _set("from", "From (number or sender id)"),
-    ],
-    "msg91": [
-        _cred("authkey", "Auth key"),
-        _set("template_id", "Default Flow template id"),
-        _set(
-            "body_variable",
-            "Message variable",
-            help="The template variable that receives the text, e.g. message for ##message##.",
-        ),
-    ],
-    "exotel": [
-        _cred("account_sid", "Account SID"),
-        _cred("api_key", "API key"),
-        _cred("api_token", "API token"),
-        _set("sender_id", "Sender (ExoPhone or sender id)", required=True),
-        _set("dlt_template_id", "DLT template id"),
-        _set("dlt_entity_id", "DLT entity id"),
-    ],
-    "netcore": [
-        _cred("api_key", "API key"),
-        _set("sender_id", "Sender id", required=True),
-        _set("dlt_template_id", "DLT template id"),
-        _set("dlt_entity_id", "DLT entity id"),
-    ],
-    "generic_sms": [
-        _cred(
-            "values",
-            "Secret values (JSON)",
-            required=False,
-            json=True,
-            help='Referenced in the request as <code>$$key</code>, e.g. {"api_key": "…"}.',
-        ),
-    ],
-    "sendgrid": [
-        _cred("api_key", "API key"),
-        _set("from_email", "From email", required=True),
-        _set("from_name", "From name"),
-    ],
-    "infobip": [
-        _cred("api_key", "API key"),
-        _set("from_email", "From email", required=True),
-        _set("from_name", "From name"),
-    ],
-    "ses": [
-        _cred("access_key_id", "Access key id"),
-        _cred("secret_access_key", "Secret access key"),
-        _set(
-            "region",
-            "Region",
-            required=True,
-            help="e.g. eu-west-1; the base URL is https://email.&lt;region&gt;.amazonaws.com.",
-        ),
-        _set("from_email", "From email", required=True, help="A verified SES identity."),
-        _set("from_name", "From name"),
-        _set("configuration_set", "Configuration set", help="Sent as ConfigurationSetName."),
-    ],
-    "smtp": [
-        _cred("username", "Username", required=False),
-        _cred("password", "Password", required=False),
-        _set("host", "Host", required=True),
-        _set("port", "Port", required=True, help="587 (STARTTLS), 465 (TLS) or 25."),
-        _set("security", "Security", help="starttls, tls or none."),
-        _set("from_email", "From email", required=True),
-        _set("from_name", "From name"),
-    ],
-    "fcm": [
-        _cred(
-            "service_account",
-            "Service account JSON",
-            json=True,
-            help="The JSON key file of a service account with the Firebase Messaging role.",
-        ),
-        _set("project_id", "Project id", help="Defaults to the service account's."),
-    ],
-    "apns": [
-        _cred("key_id", "Key id"),
-        _cred("team_id", "Team id"),
-        _cred("private_key", "Private key (.p8)", help="The PEM text of the .p8 file."),
-        _set("topic", "Bundle id (topic)", required=True),
-    ],
-}
-
-# Where the real services live; the sandbox URLs are typed in for tests and demos.
-DEFAULT_BASE_URLS = {
-    "twilio": "https://api.twilio.com",
-    "vonage": "https://rest.nexmo.com",
-    "msg91": "https://control.msg91.com",
-    "exotel": "https://api.exotel.com",
-    "netcore": "https://api.netcoresmartech.com",
-    "sendgrid": "https://api.sendgrid.com",
-    "infobip": "https://api.infobip.com",
-    "ses": "https://email.eu-west-1.amazonaws.com",
-    "fcm": "https://fcm.googleapis.com",
-    "apns": "https://api.push.apple.com",
-}
 
 
 def _field_name(spec: FieldSpec) -> str:
@@ -171,7 +41,8 @@ class ProviderForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.kind = kind
         self.provider = provider
-        self.specs = KIND_FIELDS.get(kind, [])
+        kind_spec = KINDS[kind]
+        self.specs = kind_spec.fields
         stored_credentials = provider.credentials if provider else {}
         stored_settings = dict(provider.settings) if provider else {}
         self.secret_fields = []
@@ -212,20 +83,15 @@ class ProviderForm(forms.Form):
                     initial=stored_settings.pop(spec.key, ""),
                 )
                 self.setting_fields.append(name)
-        if kind == "generic_sms":
+        if kind_spec.request_template_help:
             self.fields["extra_settings"].label = "Request template (JSON)"
             self.fields["extra_settings"].required = True
             self.fields["extra_settings"].widget.attrs["rows"] = 14
-            self.fields["extra_settings"].help_text = (
-                "method, url, headers, body_format (json or form), body_template with "
-                "$$To, $$Message, $$TemplateID, $$TemplateVariables and custom $$keys; "
-                "optional batch_key, batch_item_template, success_statuses, success_field, "
-                "success_value, message_id_path."
-            )
-        if kind == "smtp":
+            self.fields["extra_settings"].help_text = kind_spec.request_template_help
+        if not kind_spec.uses_base_url:
             del self.fields["base_url"]
         if provider is None and "base_url" in self.fields:
-            self.fields["base_url"].initial = DEFAULT_BASE_URLS.get(kind, "")
+            self.fields["base_url"].initial = kind_spec.default_base_url
         if provider is not None:
             self.fields["nickname"].initial = provider.nickname
             if "base_url" in self.fields:

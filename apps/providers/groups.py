@@ -7,9 +7,9 @@ sent to at most one provider that accepted it."""
 
 from __future__ import annotations
 
-from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import SendResult, SendStatus, SmsMessage
 from apps.providers.circuit import CircuitState, circuit_acquire, circuit_record
+from apps.providers.kinds import adapter_send
 from apps.providers.models import Provider, ProviderGroup, ProviderGroupMember
 
 
@@ -24,11 +24,8 @@ def group_providers(*, group: ProviderGroup) -> list[Provider]:
 
 
 def _send(provider: Provider, messages: list[SmsMessage]) -> list[SendResult]:
-    try:
-        results = adapter_for(provider.config()).send(messages)
-    except Exception as exc:  # adapters should not raise; if one does, try the next provider
-        error = f"{type(exc).__name__}: {exc}"
-        return [SendResult(m.to, SendStatus.RETRYABLE, error=error) for m in messages]
+    # An adapter that raises fails over to the next provider, and counts against its circuit.
+    results = adapter_send(provider, messages, status_if_raised=SendStatus.RETRYABLE)
     if len(results) != len(messages):  # a broken adapter; never guess which message is which
         raise RuntimeError(
             f"{provider.kind} adapter returned {len(results)} results for {len(messages)} messages"

@@ -7,24 +7,9 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 
-from apps.providers.adapters import EMAIL_KINDS, PUSH_KINDS, SMS_KINDS
 from apps.providers.adapters.base import ProviderConfig
 from apps.providers.crypto import credentials_decrypt
-
-KIND_LABELS = {
-    "twilio": "Twilio",
-    "vonage": "Vonage (Nexmo)",
-    "msg91": "Msg91",
-    "exotel": "Exotel",
-    "netcore": "Netcore",
-    "generic_sms": "Generic SMS (HTTP)",
-    "sendgrid": "SendGrid",
-    "infobip": "Infobip",
-    "ses": "Amazon SES",
-    "smtp": "SMTP",
-    "fcm": "Firebase Cloud Messaging (FCM)",
-    "apns": "Apple Push (APNs)",
-}
+from apps.providers.kinds import KINDS, kinds_of_channel
 
 
 class Channel(models.TextChoices):
@@ -34,11 +19,9 @@ class Channel(models.TextChoices):
 
 
 KINDS_BY_CHANNEL: dict[str, tuple[str, ...]] = {
-    Channel.SMS: SMS_KINDS,
-    Channel.EMAIL: EMAIL_KINDS,
-    Channel.PUSH: PUSH_KINDS,
+    channel: kinds_of_channel(channel) for channel in Channel
 }
-KIND_CHOICES = [(kind, KIND_LABELS[kind]) for kinds in KINDS_BY_CHANNEL.values() for kind in kinds]
+KIND_CHOICES = [(name, kind.label) for name, kind in KINDS.items()]
 
 MAX_GROUP_PROVIDERS = 10
 
@@ -65,9 +48,9 @@ class Provider(models.Model):
             ),
             models.CheckConstraint(
                 condition=(
-                    Q(channel="sms", kind__in=SMS_KINDS)
-                    | Q(channel="email", kind__in=EMAIL_KINDS)
-                    | Q(channel="push", kind__in=PUSH_KINDS)
+                    Q(channel="sms", kind__in=KINDS_BY_CHANNEL[Channel.SMS])
+                    | Q(channel="email", kind__in=KINDS_BY_CHANNEL[Channel.EMAIL])
+                    | Q(channel="push", kind__in=KINDS_BY_CHANNEL[Channel.PUSH])
                 ),
                 name="provider_kind_matches_channel",
             ),

@@ -8,15 +8,14 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import (
     EmailMessage,
     PushMessage,
     SendResult,
-    SendStatus,
     SmsMessage,
 )
 from apps.providers.crypto import credentials_encrypt, credentials_reencrypt
+from apps.providers.kinds import adapter_send
 from apps.providers.models import (
     KINDS_BY_CHANNEL,
     MAX_GROUP_PROVIDERS,
@@ -135,12 +134,7 @@ def provider_test_send(*, provider: Provider, to: str, text: str = "") -> SendRe
             "ios" if provider.kind == "apns" else "android"
         )
         message = PushMessage(token=to, platform=platform, title="Herald test", body=text)
-    try:
-        return adapter_for(provider.config()).send([message])[0]
-    except Exception as exc:  # a missing adapter or bad config: show it, don't 500
-        return SendResult(
-            recipient=to, status=SendStatus.PERMANENT, error=f"{type(exc).__name__}: {exc}"
-        )
+    return adapter_send(provider, [message])[0]
 
 
 # --- Provider groups -------------------------------------------------------------------------

@@ -13,14 +13,8 @@ from . import selectors, services
 from .circuit import CircuitState, circuit_states
 from .crypto import CredentialsUnreadable
 from .forms import ProviderForm, ProviderGroupForm, TestSendForm
-from .models import (
-    KIND_LABELS,
-    KINDS_BY_CHANNEL,
-    MAX_GROUP_PROVIDERS,
-    Channel,
-    Provider,
-    ProviderGroup,
-)
+from .kinds import KINDS
+from .models import KINDS_BY_CHANNEL, MAX_GROUP_PROVIDERS, Channel, Provider, ProviderGroup
 
 # --- Providers -------------------------------------------------------------------------------
 
@@ -50,14 +44,14 @@ def provider_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def provider_create(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
-    channel = next((c for c, kinds in KINDS_BY_CHANNEL.items() if kind in kinds), None)
-    if channel is None:
+    if kind not in KINDS:
         kinds = [
-            (label, [(k, KIND_LABELS[k]) for k in KINDS_BY_CHANNEL[value]])
+            (label, [(k, KINDS[k].label) for k in KINDS_BY_CHANNEL[value]])
             for value, label in Channel.choices
             if value == _channel_param(request) or not _channel_param(request)
         ]
         return render(request, "providers/provider_kind_choice.html", {"kinds_by_channel": kinds})
+    channel = KINDS[kind].channel
     form = ProviderForm(request.POST or None, kind=kind)
     if request.method == "POST" and form.is_valid():
         try:
@@ -74,7 +68,7 @@ def provider_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Provider “{provider.nickname}” added.")
             return redirect("providers:provider_detail", pk=provider.pk)
-    context = {"form": form, "kind": kind, "kind_label": KIND_LABELS[kind], "channel": channel}
+    context = {"form": form, "kind": kind, "kind_label": KINDS[kind].label, "channel": channel}
     return render(
         request,
         "providers/provider_form.html",

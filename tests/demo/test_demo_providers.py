@@ -4,8 +4,8 @@ arrives in the Sandbox inbox on every channel."""
 import pytest
 
 from apps.demo.providers import demo_providers_ensure
-from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import EmailMessage, PushMessage, SendStatus, SmsMessage
+from apps.providers.kinds import adapter_for
 from apps.providers.models import Provider, ProviderGroup
 
 pytestmark = pytest.mark.slow

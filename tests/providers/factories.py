@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 from django.core.cache import cache
 
-from apps.providers.adapters import fcm as fcm_module
+from apps.providers.kinds.fcm import adapter as fcm_module
 from apps.providers.models import Provider
 from apps.providers.services import provider_create, throwaway_fcm_service_account
 

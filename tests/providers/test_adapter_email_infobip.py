@@ -3,8 +3,8 @@ Infobip's per-recipient statuses and request errors out."""
 
 import pytest
 
-from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import EmailMessage, ProviderConfig, SendStatus
+from apps.providers.kinds import adapter_for
 
 
 def infobip(sandbox, label, *, api_key="ib-key-1234", **settings):
@@ -73,8 +73,8 @@ def test_infobip_without_a_key_is_retryable_and_sends_nothing(provider_sandbox):
 
 
 def test_infobip_wire_refuses_a_request_without_app_auth_like_infobip():
-    from apps.providers.sandbox.wire.base import FaultPlan, SandboxRequest
-    from apps.providers.sandbox.wire.infobip import WIRE
+    from apps.providers.kinds.infobip.wire import WIRE
+    from apps.providers.sandbox.wire import FaultPlan, SandboxRequest
 
     request = SandboxRequest(
         label="ib",

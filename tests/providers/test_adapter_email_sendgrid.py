@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import EmailMessage, ProviderConfig, SendStatus
-from apps.providers.sandbox.wire.base import FaultPlan, SandboxRequest
-from apps.providers.sandbox.wire.sendgrid import WIRE
+from apps.providers.kinds import adapter_for
+from apps.providers.kinds.sendgrid.wire import WIRE
+from apps.providers.sandbox.wire import FaultPlan, SandboxRequest
 
 
 def sendgrid(sandbox, label, *, api_key="SG.test-key-1234", **settings):

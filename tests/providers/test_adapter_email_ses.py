@@ -11,21 +11,21 @@ import httpx
 import pytest
 from django.urls import reverse
 
-from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import EmailMessage, ProviderConfig, SendStatus
-from apps.providers.adapters.ses import (
+from apps.providers.kinds import adapter_for
+from apps.providers.kinds.ses.adapter import (
     canonical_request,
     result_from_response,
     sha256_hex,
     sign_request,
     signing_key,
 )
-from apps.providers.sandbox.wire.base import FaultPlan, SandboxRequest
-from apps.providers.sandbox.wire.ses import (
+from apps.providers.kinds.ses.wire import (
     SANDBOX_ACCESS_KEY_ID,
     SANDBOX_SECRET_ACCESS_KEY,
     WIRE,
 )
+from apps.providers.sandbox.wire import FaultPlan, SandboxRequest
 from apps.providers.services import provider_create
 
 AWS_EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -185,7 +185,7 @@ def test_ses_posts_a_signed_v2_send_email_and_reads_the_message_id(provider_sand
 @pytest.mark.slow
 def test_ses_signs_with_an_authorization_header_of_the_aws_shape(monkeypatch, provider_sandbox):
     sent = []
-    from apps.providers.adapters import ses as ses_module
+    from apps.providers.kinds.ses import adapter as ses_module
 
     original = ses_module.post_or_retryable
 

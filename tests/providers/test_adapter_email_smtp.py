@@ -3,8 +3,8 @@ mapped to typed results, one connection per batch."""
 
 import pytest
 
-from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import EmailMessage, ProviderConfig, SendStatus
+from apps.providers.kinds import adapter_for
 
 
 def smtp(sandbox, label, **settings):

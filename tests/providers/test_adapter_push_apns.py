@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from apps.providers.adapters import adapter_for
-from apps.providers.adapters import apns as apns_module
 from apps.providers.adapters.base import ProviderConfig, PushMessage, SendStatus
+from apps.providers.kinds import adapter_for
+from apps.providers.kinds.apns import adapter as apns_module
 
 DEVICE = "a1" * 32
 KEY_ID = "ABC123DEFG"
@@ -236,8 +236,8 @@ def test_apns_carries_unicode_alerts(provider_sandbox, p8_key):
 
 
 def test_apns_wire_refuses_missing_or_malformed_provider_tokens_and_oversized_payloads():
-    from apps.providers.sandbox.wire.apns import WIRE
-    from apps.providers.sandbox.wire.base import FaultPlan, SandboxRequest
+    from apps.providers.kinds.apns.wire import WIRE
+    from apps.providers.sandbox.wire import FaultPlan, SandboxRequest
 
     path = f"/3/device/{DEVICE}"
     match = WIRE.matches("POST", path)

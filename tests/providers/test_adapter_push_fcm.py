@@ -9,11 +9,11 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from apps.providers.adapters import adapter_for
-from apps.providers.adapters import fcm as fcm_module
 from apps.providers.adapters.base import ProviderConfig, PushMessage, SendStatus
-from apps.providers.sandbox.wire.base import FaultPlan, SandboxRequest
-from apps.providers.sandbox.wire.fcm import WIRE
+from apps.providers.kinds import adapter_for
+from apps.providers.kinds.fcm import adapter as fcm_module
+from apps.providers.kinds.fcm.wire import WIRE
+from apps.providers.sandbox.wire import FaultPlan, SandboxRequest
 
 TOKEN = "fcm-device-token_" + "a" * 40 + ":APA91b"
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import ProviderConfig, SendStatus, SmsMessage
+from apps.providers.kinds import adapter_for
 
 pytestmark = pytest.mark.slow
 

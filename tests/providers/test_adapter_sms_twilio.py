@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import ProviderConfig, SendStatus, SmsMessage
-from apps.providers.sandbox.wire.base import FaultPlan, SandboxRequest
-from apps.providers.sandbox.wire.twilio import WIRE
+from apps.providers.kinds import adapter_for
+from apps.providers.kinds.twilio.wire import WIRE
+from apps.providers.sandbox.wire import FaultPlan, SandboxRequest
 
 ACCOUNT_SID = "AC" + "0" * 32
 

@@ -3,8 +3,8 @@
 import httpx
 import pytest
 
-from apps.providers.adapters import adapter_for
 from apps.providers.adapters.base import ProviderConfig, SendStatus, SmsMessage
+from apps.providers.kinds import adapter_for
 
 
 def vonage(provider_sandbox, label, *, api_secret="s3cret", **settings):

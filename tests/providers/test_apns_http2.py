@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from apps.providers import http as provider_http
-from apps.providers.adapters import adapter_for
-from apps.providers.adapters import apns as apns_module
 from apps.providers.adapters.base import ProviderConfig, PushMessage, SendStatus
+from apps.providers.kinds import adapter_for
+from apps.providers.kinds.apns import adapter as apns_module
 
 TOKEN = "ab" * 32
 

@@ -5,11 +5,10 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from apps.providers.adapters import ALL_KINDS
 from apps.providers.adapters.base import SendResult, SendStatus
 from apps.providers.circuit import circuit_record
-from apps.providers.forms import KIND_FIELDS
-from apps.providers.models import KIND_LABELS, Provider, ProviderGroup
+from apps.providers.kinds import KINDS
+from apps.providers.models import Provider, ProviderGroup
 from apps.providers.services import provider_create, provider_group_save
 
 SECRET = "s3cr3t-auth-token-4f1c"
@@ -418,11 +417,11 @@ def test_a_group_a_campaign_uses_is_not_deleted_and_the_page_says_why(admin_clie
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("kind", ALL_KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_has_a_create_form_asking_for_its_own_fields(admin_client, kind):
     html = _html(admin_client.get(reverse("providers:provider_create") + f"?kind={kind}"))
-    assert f"Add a {KIND_LABELS[kind]} provider" in html
-    for spec in KIND_FIELDS[kind]:
+    assert f"Add a {KINDS[kind].label} provider" in html
+    for spec in KINDS[kind].fields:
         assert spec.label in html
 
 

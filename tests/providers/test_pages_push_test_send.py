@@ -8,8 +8,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.urls import reverse
 
-from apps.providers.adapters import apns as apns_module
-from apps.providers.adapters import fcm as fcm_module
+from apps.providers.kinds.apns import adapter as apns_module
+from apps.providers.kinds.fcm import adapter as fcm_module
 from apps.providers.services import provider_create
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ import pytest
 
 from apps.providers.sandbox.server import create_app, start_http
 from apps.providers.sandbox.state import SandboxState
-from apps.providers.sandbox.wire.base import Delivery, Wire, WireReply
+from apps.providers.sandbox.wire import Delivery, Wire, WireReply
 from tests.net import free_port
 
 

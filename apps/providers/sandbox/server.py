@@ -17,9 +17,9 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
+from apps.providers.kinds import sandbox_wires
 from apps.providers.sandbox.state import SandboxState, fault_plan_as_dict, fault_plan_from_dict
-from apps.providers.sandbox.wire import load_wires
-from apps.providers.sandbox.wire.base import FaultPlan, SandboxRequest, Wire, WireReply
+from apps.providers.sandbox.wire import FaultPlan, SandboxRequest, Wire, WireReply
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ _random = random.Random()
 def create_app(*, state: SandboxState | None = None, wires: list[Wire] | None = None):
     app = web.Application(client_max_size=32 * 1024 * 1024)
     app[STATE_KEY] = state if state is not None else SandboxState()
-    app[WIRES_KEY] = wires if wires is not None else load_wires()
+    app[WIRES_KEY] = wires if wires is not None else sandbox_wires()
     app[ROUTES_KEY] = {}
     app.router.add_get("/_sandbox/health", health)
     app.router.add_get("/_sandbox/messages", messages_list)

@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from apps.providers.sandbox.server import TIMEOUT_HANG_S, _random
 from apps.providers.sandbox.state import SandboxState
-from apps.providers.sandbox.wire.base import Delivery
+from apps.providers.sandbox.wire import Delivery
 
 ANONYMOUS_LABEL = "smtp"
 

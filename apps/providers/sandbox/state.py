@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.providers.sandbox.wire.base import Delivery, FaultPlan
+from apps.providers.sandbox.wire import Delivery, FaultPlan
 
 FAULT_FIELDS = ("error_rate", "error_status", "timeout_rate", "latency_ms", "reject_recipients")
 
