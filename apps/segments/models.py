@@ -9,7 +9,7 @@ class SegmentKind(models.TextChoices):
 
 
 class Segment(models.Model):
-    """A saved audience definition (format v1, see apps/segments/definitions.py). The kind is
+    """A saved audience definition (format v1, see apps/segments/definitions/). The kind is
     kept in its own column, copied from the definition, so lists filter on it without
     reading JSON."""
 
