@@ -175,7 +175,7 @@ class GlobalLimits(models.Model):
 
     def default_dnd(self) -> dict | None:
         """The default DND as the `dnd` part of a campaign's delivery document (the shape
-        apps.campaigns.schedule.dnd_release_at reads), or None when there is none."""
+        apps.campaigns.when.dnd_release_at reads), or None when there is none."""
         if not (self.dnd_enabled and self.dnd_days and self.dnd_start and self.dnd_end):
             return None
         window = {"start": f"{self.dnd_start:%H:%M}", "end": f"{self.dnd_end:%H:%M}"}

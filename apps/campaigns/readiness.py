@@ -14,7 +14,7 @@ from apps.segments import builder
 from apps.segments.definitions import DefinitionError, definition_validate
 from apps.segments.models import SegmentKind
 
-from . import schedule
+from . import when
 from .content import ContentInvalid, campaign_variants, content_problems, render_message
 from .models import Campaign, CampaignType
 
@@ -139,9 +139,9 @@ def _limit_problems(campaign: Campaign) -> list[str]:
 
 
 def when_problems(campaign: Campaign) -> list[str]:
-    found = schedule.when_problems(campaign, now=timezone.now())
+    found = when.when_problems(campaign, now=timezone.now())
     if campaign.delivery:
-        _, errors = schedule.clean_delivery(campaign.delivery, channel=campaign.channel)
+        _, errors = when.clean_delivery(campaign.delivery, channel=campaign.channel)
         found.extend(dict.fromkeys(errors.values()))
     return found
 
@@ -189,5 +189,5 @@ def campaign_readiness(campaign: Campaign, *, now: datetime) -> list[tuple[str, 
     if not any(slug == "what" for slug, _ in found):
         found += [("what", problem) for problem in _content_floor_problems(campaign)]
     seen = {problem for _, problem in found}
-    found += [("when", p) for p in schedule.when_problems(campaign, now=now) if p not in seen]
+    found += [("when", p) for p in when.when_problems(campaign, now=now) if p not in seen]
     return found

@@ -23,7 +23,7 @@ from .content import ContentInvalid, campaign_content_clean, goal_clean
 from .live_index import live_index_bump
 from .models import LIVE_TYPES, Campaign, CampaignStatus, CampaignType, WizardStep
 from .readiness import campaign_readiness
-from .schedule import clean_delivery, clean_when, first_occurrence
+from .when import clean_delivery, clean_when, first_occurrence
 
 log = logging.getLogger(__name__)
 

@@ -116,7 +116,7 @@ def retry_backoff(attempts: int) -> timedelta:
 
 def next_occurrence_after(campaign: Campaign, occurrence: datetime, *, now: datetime):
     """The occurrence to run after `occurrence`; None when the schedule has no more."""
-    from apps.campaigns.schedule import occurrences
+    from apps.campaigns.when import occurrences
 
     if (campaign.when or {}).get("type") == "now":
         return None

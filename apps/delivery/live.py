@@ -2,7 +2,7 @@
 profiles whose event date comes up.
 
 The three live kinds (apps/segments/definitions.py `_live`, timing in `when.live`,
-apps/campaigns/schedule.py `_clean_live`):
+apps/campaigns/when/document.py `_clean_live`):
 - single action: a matching event makes a WAITING row released at event ts + delay, carrying
   the event's properties for `{{Event.<prop>}}`;
 - inaction within time: the event makes a WAITING row released when the window closes
@@ -64,7 +64,7 @@ from apps.accounts.selectors import account_timezone
 from apps.audience.models import Event
 from apps.campaigns.live_index import live_index_bump, live_index_version
 from apps.campaigns.models import LIVE_TYPES, Campaign, CampaignStatus, CampaignType
-from apps.campaigns.schedule import OFFSET_UNITS, parse_wall, to_utc
+from apps.campaigns.when import OFFSET_UNITS, parse_wall, to_utc
 from apps.providers.models import Channel
 from apps.segments.compiler import NUMERIC_RE, PROFILE_ALIAS, definition_sql
 from apps.segments.definitions import DefinitionError, definition_validate, value_kind

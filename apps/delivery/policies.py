@@ -45,10 +45,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db.models import Count, Q
 
 from apps.accounts.models import GlobalLimits
+from apps.accounts.selectors import account_timezone
 from apps.accounts.services import global_limits_get
 from apps.campaigns.models import LIVE_TYPES, Campaign
-from apps.campaigns.schedule import (
-    account_timezone,
+from apps.campaigns.when import (
     dnd_release_at,
     parse_wall,
     to_utc,

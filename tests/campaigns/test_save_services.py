@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.campaigns.live_index import live_index_version
 from apps.campaigns.models import Campaign
 from apps.campaigns.services import (
     CampaignActionRefused,
@@ -16,6 +17,7 @@ from apps.campaigns.services import (
     campaign_audience_save,
     campaign_content_save,
     campaign_create_draft,
+    campaign_recheck,
     campaign_setup_save,
     campaign_when_save,
 )
@@ -176,3 +178,19 @@ def test_setup_refuses_an_empty_name(marketer_user):
 
     campaign.refresh_from_db()
     assert campaign.name == "Named"
+
+
+def test_every_save_and_a_recheck_back_to_draft_move_the_live_index_version(marketer_user):
+    campaign = campaign_create_draft(name="Cart", channel="sms", created_by=marketer_user)
+    before = live_index_version()
+
+    campaign_setup_save(campaign=campaign, name="Cart reminder")
+    after_save = live_index_version()
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status="scheduled", when={"type": "at", "at": "2020-01-01T10:00"}
+    )
+    assert campaign_recheck(campaign=campaign)  # the past date sends it back to draft
+
+    assert before != after_save != live_index_version()
+    campaign.refresh_from_db()
+    assert campaign.status == "draft"

@@ -1,4 +1,4 @@
-"""apps/campaigns/schedule.py: cleaning the when and delivery documents, the occurrences of a
+"""apps/campaigns/when/: cleaning the when and delivery documents, the occurrences of a
 schedule (with properties checked by hypothesis, DST included), first_occurrence,
 when_problems and the overview's sentences."""
 
@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apps.accounts.services import account_settings_get
-from apps.campaigns import schedule
+from apps.campaigns import when as schedule
 from apps.campaigns.models import Campaign, CampaignType
-from apps.campaigns.schedule import WEEKDAYS
+from apps.campaigns.when import WEEKDAYS
 
 NEW_YORK = ZoneInfo("America/New_York")
 PARIS = ZoneInfo("Europe/Paris")

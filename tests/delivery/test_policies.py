@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from apps.accounts.models import GlobalLimits
 from apps.accounts.services import global_limits_update
 from apps.campaigns.models import Campaign
-from apps.campaigns.schedule import WEEKDAYS
+from apps.campaigns.when import WEEKDAYS
 from apps.delivery import policies
 from apps.delivery.models import CampaignRun, Message, MessageStatus
 from apps.delivery.policies import Decision

@@ -7,7 +7,7 @@ every occurrence is seen from the tick that starts it to the messages that arriv
 
 The When step offers: now, one date, several dates, and a recurring series every N days or
 every N weeks on chosen weekdays, ending never, on a date or after N sends
-(apps/campaigns/schedule.py). There is no monthly series to test.
+(apps/campaigns/when/). There is no monthly series to test.
 
 Beat ticks here at five seconds past every hour, so "started by the first tick after it was
 due" reads as `started_at == scheduled_for + 5 s`."""
@@ -28,8 +28,8 @@ from apps.campaigns.models import Campaign, CampaignStatus, WizardStep
 from apps.campaigns.services import campaign_schedule
 from apps.delivery import tasks
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus
-from tests.campaigns.factories import CampaignFactory, recurring_when
-from tests.delivery.test_engine import AUDIENCE, people, sms_content
+from tests.campaigns.factories import CampaignFactory, recurring_when, sms_content
+from tests.delivery.factories import AUDIENCE, people
 from tests.providers.factories import sandbox_twilio
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]

@@ -12,8 +12,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from apps.accounts.services import account_settings_get
-from apps.campaigns import schedule
 from apps.campaigns.models import Campaign, CampaignStatus, CampaignType, WizardStep
+from apps.campaigns.when import human_day
 from apps.core.roles import Role
 from apps.demo.providers import demo_providers_ensure
 from apps.providers.models import ProviderGroup
@@ -202,7 +202,7 @@ def _when(page, screenshot, campaign: Campaign) -> date:
         start + timedelta(days=17),
     ]
     preview = part.locator(".when-preview li").all_inner_texts()
-    assert preview[:4] == [f"{d:%a} {schedule.human_day(d)}, 10:00" for d in expected]
+    assert preview[:4] == [f"{d:%a} {human_day(d)}, 10:00" for d in expected]
 
     page.get_by_label("Hold messages during Do Not Disturb hours").check()
     dnd = page.locator(".when-dnd")
@@ -321,7 +321,7 @@ def _overview_and_schedule(page, screenshot, campaign: Campaign, start: date) ->
     assert "Provider group Demo SMS" in rows("setup")
     assert "Country" in rows("who") and "India" in rows("who")
     when = rows("when")
-    assert f"Every 2 weeks on Mon, Thu at 10:00 from {schedule.human_day(start)}, 10 times" in when
+    assert f"Every 2 weeks on Mon, Thu at 10:00 from {human_day(start)}, 10 times" in when
     assert "DND 21:00\u201309:00 Mon\u2013Fri, user's timezone, delayed" in when  # en dashes
     what = rows("what")
     assert "A/B test of 2 variants, tested on 30%, winner by clicks" in what

@@ -15,7 +15,6 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from ...models import Campaign, CampaignStatus
-from ...schedule import first_occurrence
 from ...selectors import account_time, safety_hold_banner
 from ...services import (
     CampaignActionRefused,
@@ -24,6 +23,7 @@ from ...services import (
     campaign_recheck,
     campaign_schedule,
 )
+from ...when import first_occurrence
 from .. import frame as wizard
 from . import setup, test, what, when, who
 

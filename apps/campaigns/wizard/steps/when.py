@@ -2,7 +2,7 @@
 for live campaigns a window with a delay) and how it is delivered (frequency caps, throttle,
 Do-Not-Disturb hours, push time to live).
 
-The rules live in apps/campaigns/schedule.py; this module only maps the form's flat field
+The rules live in apps/campaigns/when/; this module only maps the form's flat field
 names to the two documents and back. The kind of schedule follows the campaign type chosen
 in Setup, so only a one-time campaign chooses here (now or at a date). Changing that choice,
 the recurring unit, how a series ends, or adding a date swaps the schedule part of the form
@@ -22,12 +22,13 @@ from apps.accounts.models import (
     GLOBAL_LIMITS_OVERRIDE_LABEL,
     GLOBAL_THROTTLE_LABEL,
 )
+from apps.accounts.selectors import account_timezone
 
-from ... import schedule
+from ... import when as rules
 from ...models import Campaign, CampaignType
 from ...readiness import when_problems as problems  # noqa: F401 - the step's rule
-from ...schedule import WEEKDAY_LABELS, WEEKDAYS
 from ...services import CampaignDocumentInvalid, campaign_when_save
+from ...when import WEEKDAY_LABELS, WEEKDAYS
 from .. import frame as wizard
 
 TEMPLATE = "campaigns/wizard/when.html"
@@ -129,7 +130,7 @@ def values_from_querydict(data: QueryDict | Mapping) -> dict[str, Any]:
 
 
 def raw_docs(values: dict[str, Any]) -> tuple[dict, dict]:
-    """The form's values -> the raw when and delivery documents schedule.py cleans."""
+    """The form's values -> the raw when and delivery documents campaigns.when cleans."""
     when: dict[str, Any] = {}
     for name, path in WHEN_FIELDS.items():
         _put(when, path, values.get(name, ""))
@@ -158,9 +159,9 @@ def field_name(path: str) -> str:
 
 def _initial_when(campaign: Campaign, *, now, tz) -> dict:
     when = campaign.when or {}
-    if when.get("type") in schedule.when_types(campaign.campaign_type):
+    if when.get("type") in rules.when_types(campaign.campaign_type):
         return when
-    doc = schedule.default_when(campaign.campaign_type, now=now, tz=tz)
+    doc = rules.default_when(campaign.campaign_type, now=now, tz=tz)
     # A live trigger built in Who already says how long the inaction window is and how far
     # from the event's date to send: start from those.
     trigger = (campaign.audience_definition or {}).get("live")
@@ -177,16 +178,14 @@ def _initial_when(campaign: Campaign, *, now, tz) -> dict:
 
 def _preview(when_raw: dict, campaign: Campaign, *, now, tz) -> list[str]:
     """The next few sends of a valid dates or recurring schedule, as the account reads them."""
-    doc, errors = schedule.clean_when(
-        when_raw, campaign_type=campaign.campaign_type, now=now, tz=tz
-    )
+    doc, errors = rules.clean_when(when_raw, campaign_type=campaign.campaign_type, now=now, tz=tz)
     if errors or doc["type"] not in ("dates", "recurring"):
         return []
     floor = max(campaign.created_at, now) if campaign.created_at else now
     sends = []
-    for moment in schedule.occurrences(doc, start=now, tz=tz, not_before=floor):
+    for moment in rules.occurrences(doc, start=now, tz=tz, not_before=floor):
         local = moment.astimezone(tz)
-        sends.append(f"{local:%a} {schedule.human_day(local.date())}, {local:%H:%M}")
+        sends.append(f"{local:%a} {rules.human_day(local.date())}, {local:%H:%M}")
         if len(sends) == PREVIEW_COUNT:
             break
     return sends
@@ -203,8 +202,8 @@ def _context(
     dates = values.get("dates") or []
     when_raw, _ = raw_docs(values)
     kind = values.get("type")
-    if kind not in schedule.when_types(campaign.campaign_type):
-        kind = schedule.when_types(campaign.campaign_type)[0]
+    if kind not in rules.when_types(campaign.campaign_type):
+        kind = rules.when_types(campaign.campaign_type)[0]
     return {
         "fields": fields,
         "when_type": kind,
@@ -216,7 +215,7 @@ def _context(
             for i, value in enumerate(dates)
         ],
         "dates_error": errors.get("dates", ""),
-        "max_dates": schedule.MAX_DATES,
+        "max_dates": rules.MAX_DATES,
         "weekdays": [
             (day, WEEKDAY_LABELS[day], day in (values.get("recurring_weekdays") or []))
             for day in WEEKDAYS
@@ -236,7 +235,7 @@ def _context(
         "account_timezone": str(tz),
         "preview": _preview(when_raw, campaign, now=now, tz=tz),
         "is_push": campaign.channel == "push",
-        "max_ttl_hours": schedule.MAX_TTL_HOURS,
+        "max_ttl_hours": rules.MAX_TTL_HOURS,
         "override_label": GLOBAL_LIMITS_OVERRIDE_LABEL,
         "override_effect": GLOBAL_LIMITS_OVERRIDE_EFFECT,
         "throttle_label": GLOBAL_THROTTLE_LABEL,
@@ -251,7 +250,7 @@ def _render(
     *,
     status: int = 200,
 ) -> HttpResponse:
-    now, tz = timezone.now(), schedule.account_timezone()
+    now, tz = timezone.now(), account_timezone()
     template = TEMPLATE
     if request.htmx and request.htmx.target == SCHEDULE_TARGET:
         template = f"{TEMPLATE}#schedule"
@@ -260,7 +259,7 @@ def _render(
 
 
 def _apply_form_action(data: QueryDict, values: dict[str, Any]) -> None:
-    if data.get("add_date") and len(values["dates"]) < schedule.MAX_DATES:
+    if data.get("add_date") and len(values["dates"]) < rules.MAX_DATES:
         values["dates"].append("")
     remove = data.get("remove_date", "")
     if remove.isdigit() and int(remove) < len(values["dates"]):
@@ -274,9 +273,9 @@ def view(request: HttpRequest, campaign: Campaign) -> HttpResponse:
             values = values_from_querydict(request.GET)
             _apply_form_action(request.GET, values)
             return _render(request, campaign, values)
-        now, tz = timezone.now(), schedule.account_timezone()
+        now, tz = timezone.now(), account_timezone()
         when = _initial_when(campaign, now=now, tz=tz)
-        delivery = campaign.delivery or schedule.default_delivery()
+        delivery = campaign.delivery or rules.default_delivery()
         return _render(request, campaign, values_from_docs(when, delivery))
 
     values = values_from_querydict(request.POST)
@@ -293,6 +292,6 @@ def view(request: HttpRequest, campaign: Campaign) -> HttpResponse:
 
 
 def summary(campaign: Campaign) -> list[tuple[str, str]]:
-    tz_name = str(schedule.account_timezone())
-    rows = schedule.describe_when(campaign.when or {}, tz_name=tz_name)
-    return rows + schedule.describe_delivery(campaign.delivery or {}, channel=campaign.channel)
+    tz_name = str(account_timezone())
+    rows = rules.describe_when(campaign.when or {}, tz_name=tz_name)
+    return rows + rules.describe_delivery(campaign.delivery or {}, channel=campaign.channel)
