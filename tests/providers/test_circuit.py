@@ -1,6 +1,11 @@
+"""The circuit breaker per provider. The cool-down is read from the wall clock (time.time),
+which time-machine moves past it: no test waits for a cool-down."""
+
 import time
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.cache import cache
 
 from apps.providers.adapters.base import SendResult, SendStatus, SmsMessage
@@ -13,14 +18,23 @@ from apps.providers.circuit import (
 from apps.providers.groups import group_send_sms
 from apps.providers.services import provider_create, provider_group_save
 
+COOLDOWN = timedelta(seconds=30)
+
 
 @pytest.fixture(autouse=True)
 def _fresh_circuits(settings):
     settings.HERALD_CIRCUIT_FAILURE_THRESHOLD = 3
-    settings.HERALD_CIRCUIT_COOLDOWN_S = 1
+    settings.HERALD_CIRCUIT_COOLDOWN_S = COOLDOWN.total_seconds()
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def clock():
+    """The wall clock from now on, still ticking; `clock.shift(...)` moves it forward."""
+    with time_machine.travel(time.time(), tick=True) as traveller:
+        yield traveller
 
 
 def _failures(count: int) -> list[SendResult]:
@@ -49,9 +63,11 @@ def test_permanent_failures_do_not_open_the_circuit():
     assert circuit_state(provider_id=1) is CircuitState.CLOSED
 
 
-def test_after_the_cool_down_one_probe_goes_through_and_its_success_closes_the_circuit():
+def test_after_the_cool_down_one_probe_goes_through_and_its_success_closes_the_circuit(clock):
     circuit_record(provider_id=1, results=_failures(3))
-    time.sleep(1.1)
+    clock.shift(COOLDOWN - timedelta(seconds=1))
+    assert circuit_state(provider_id=1) is CircuitState.OPEN
+    clock.shift(timedelta(seconds=2))
     assert circuit_state(provider_id=1) is CircuitState.HALF_OPEN
     assert circuit_acquire(provider_id=1) is CircuitState.HALF_OPEN
     assert circuit_acquire(provider_id=1) is None  # only one probe at a time
@@ -61,17 +77,22 @@ def test_after_the_cool_down_one_probe_goes_through_and_its_success_closes_the_c
     assert circuit_acquire(provider_id=1) is CircuitState.CLOSED
 
 
-def test_a_failed_probe_opens_the_circuit_for_another_cool_down():
+def test_a_failed_probe_opens_the_circuit_for_another_cool_down(clock):
     circuit_record(provider_id=1, results=_failures(3))
-    time.sleep(1.1)
+    clock.shift(COOLDOWN + timedelta(seconds=1))
     assert circuit_acquire(provider_id=1) is CircuitState.HALF_OPEN
     circuit_record(provider_id=1, results=_failures(1))
     assert circuit_state(provider_id=1) is CircuitState.OPEN
 
+    clock.shift(COOLDOWN - timedelta(seconds=1))
+    assert circuit_state(provider_id=1) is CircuitState.OPEN
+    clock.shift(timedelta(seconds=2))
+    assert circuit_state(provider_id=1) is CircuitState.HALF_OPEN
+
 
 @pytest.mark.slow
 @pytest.mark.django_db
-def test_a_group_skips_an_open_provider_then_probes_it_and_recovers(provider_sandbox):
+def test_a_group_skips_an_open_provider_then_probes_it_and_recovers(provider_sandbox, clock):
     sandbox = provider_sandbox
     first, second = (
         provider_create(
@@ -98,6 +119,6 @@ def test_a_group_skips_an_open_provider_then_probes_it_and_recovers(provider_san
     assert sandbox.client.health()["requests"].get("first", 0) == 0  # skipped, not tried
 
     sandbox.client.reset_faults()  # the first provider is healthy again
-    time.sleep(1.1)
+    clock.shift(COOLDOWN + timedelta(seconds=1))
     assert send(4, 20) == ["first"] * 4  # the probe succeeds, then the rest follow
     assert circuit_state(provider_id=first.pk) is CircuitState.CLOSED
