@@ -1,7 +1,7 @@
 """Live campaigns: events stored by the Upload API trigger Message rows; a daily job finds the
 profiles whose event date comes up.
 
-The three live kinds (apps/segments/definitions.py `_live`, timing in `when.live`,
+The three live kinds (apps/segments/definitions/live.py `live_normalise`, timing in `when.live`,
 apps/campaigns/when/document.py `_clean_live`):
 - single action: a matching event makes a WAITING row released at event ts + delay, carrying
   the event's properties for `{{Event.<prop>}}`;
