@@ -52,7 +52,8 @@ from apps.message_templates.personalization import (
 )
 from apps.message_templates.services import liquid_error_message
 from apps.providers.kinds.generic_sms.adapter import PLACEHOLDER as GENERIC_PLACEHOLDER
-from apps.providers.models import Channel, Provider, ProviderGroup
+from apps.providers.models import Channel
+from apps.providers.routing import route_for, route_providers
 from apps.segments import definitions as segment_definitions
 
 MODES = ("single", "ab", "multi")
@@ -877,15 +878,11 @@ def goal_clean(raw: Any) -> dict[str, Any] | None:
 def sms_route_providers(campaign) -> list:
     """The providers that may send this SMS campaign: its provider, its group's members, or
     (neither chosen) the default group's."""
-
-    if campaign.provider_id:
-        return [campaign.provider]
-    group = campaign.provider_group if campaign.provider_group_id else None
-    if group is None:
-        group = ProviderGroup.objects.filter(is_default=True).first()
-    if group is None:
-        return []
-    return list(Provider.objects.filter(group_memberships__group=group))
+    return route_providers(
+        route_for(
+            channel=campaign.channel, provider=campaign.provider, group=campaign.provider_group
+        )
+    )
 
 
 def sms_route_kinds(campaign) -> set[str]:

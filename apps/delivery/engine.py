@@ -66,6 +66,7 @@ from apps.providers.adapters.base import SendStatus
 from apps.providers.groups import group_providers, group_send_sms
 from apps.providers.kinds import adapter_send
 from apps.providers.models import Channel, Provider, ProviderGroup
+from apps.providers.routing import route_for
 
 from . import policies, throttle
 from .messages import email_message, push_message, sms_message
@@ -634,17 +635,6 @@ def _address(channel: str, row: Message) -> tuple[str, str] | None:
     return device.push_token, device.platform
 
 
-def _route(campaign: Campaign) -> Provider | ProviderGroup | None:
-    """The campaign's provider; SMS may go through its group, or the default group."""
-    if campaign.provider_group_id and campaign.channel == Channel.SMS:
-        return campaign.provider_group
-    if campaign.provider_id:
-        return campaign.provider
-    if campaign.channel == Channel.SMS:
-        return ProviderGroup.objects.filter(is_default=True).first()
-    return None
-
-
 def _provider_send(campaign: Campaign, route, messages: list) -> list[tuple[Any, int | None]]:
     """(SendResult, provider id) per message, in order."""
     if isinstance(route, ProviderGroup):
@@ -785,7 +775,9 @@ def _send_batch(run_id: int, message_ids: list[int], *, now: datetime) -> BatchR
     decisions = _decide(campaign, run, rows, now)
     variants = _variants(campaign)
     renderers: dict[str, MessageRenderer] = {}  # templates compiled once per batch
-    route = _route(campaign)
+    route = route_for(
+        channel=campaign.channel, provider=campaign.provider, group=campaign.provider_group
+    )
     to_send: list[tuple[Message, Any]] = []
     for row in rows:
         action, reason, release_at = decisions.get(row.pk, ("send", "", None))

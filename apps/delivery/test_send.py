@@ -17,6 +17,7 @@ from apps.providers.adapters.base import SendResult, SendStatus
 from apps.providers.groups import group_send_sms
 from apps.providers.kinds import adapter_send
 from apps.providers.models import Channel, Provider, ProviderGroup
+from apps.providers.routing import route_for
 
 from .messages import email_message, push_message, sms_message
 
@@ -53,15 +54,10 @@ class CampaignTestOutcome:
 
 
 def campaign_test_route(campaign: Campaign) -> Provider | ProviderGroup | None:
-    """What a test goes through: the campaign's provider or group, or for SMS the default
-    group when neither is chosen (as the campaign itself would be sent)."""
-    if campaign.provider_group_id:
-        return campaign.provider_group
-    if campaign.provider_id:
-        return campaign.provider
-    if campaign.channel == Channel.SMS:
-        return ProviderGroup.objects.filter(is_default=True).first()
-    return None
+    """What a test goes through: the campaign's own route, as the campaign is sent."""
+    return route_for(
+        channel=campaign.channel, provider=campaign.provider, group=campaign.provider_group
+    )
 
 
 def campaign_test_send(
