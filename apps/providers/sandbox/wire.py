@@ -8,8 +8,8 @@ first Wire whose route matches. The Wire checks the request the way the real pro
 (auth header, required fields), and answers in the provider's own success or error format,
 listing the messages it accepted so the core records them for the inbox.
 
-One module per wire format in this package (twilio.py, sendgrid.py, fcm.py, …), each with a
-module-level `WIRE = SomeWire()`; `apps.providers.sandbox.wire.WIRES` lists them."""
+Each provider kind's wire is its package's wire.py (apps/providers/kinds/<kind>/wire.py), a
+module-level `WIRE = SomeWire()`; `apps.providers.kinds.sandbox_wires()` lists them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Apple Push (APNs)."""
+"""Apple Push (APNs): adapter.py sends over its API, wire.py is the sandbox's side of it."""
 
 from apps.providers.kinds.apns.adapter import ApnsAdapter
 from apps.providers.kinds.apns.wire import WIRE

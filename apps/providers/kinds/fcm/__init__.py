@@ -1,4 +1,5 @@
-"""Firebase Cloud Messaging (FCM)."""
+"""Firebase Cloud Messaging (FCM): adapter.py sends over its HTTP v1 API, wire.py is the
+sandbox's side of it."""
 
 from apps.providers.kinds.base import Kind, credential, setting
 from apps.providers.kinds.fcm.adapter import FcmAdapter

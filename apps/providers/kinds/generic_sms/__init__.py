@@ -1,4 +1,4 @@
-"""Generic SMS (HTTP)."""
+"""Generic SMS (HTTP): adapter.py sends over its API, wire.py is the sandbox's side of it."""
 
 from apps.providers.kinds.base import Kind, credential
 from apps.providers.kinds.generic_sms.adapter import GenericSmsAdapter

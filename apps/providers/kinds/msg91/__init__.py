@@ -1,4 +1,4 @@
-"""Msg91."""
+"""Msg91: adapter.py sends over its API, wire.py is the sandbox's side of it."""
 
 from apps.providers.kinds.base import Kind, credential, setting
 from apps.providers.kinds.msg91.adapter import Msg91Adapter

@@ -1,4 +1,4 @@
-"""Amazon SES."""
+"""Amazon SES: adapter.py sends over its API, wire.py is the sandbox's side of it."""
 
 from apps.providers.kinds.base import Kind, credential, setting
 from apps.providers.kinds.ses.adapter import SesAdapter

@@ -1,4 +1,5 @@
-"""SMTP."""
+"""SMTP: adapter.py sends over SMTP; the sandbox answers it with its SMTP server
+(apps/providers/sandbox/smtp.py), not a wire."""
 
 from apps.providers.kinds.base import Kind, credential, setting
 from apps.providers.kinds.smtp.adapter import SmtpAdapter
