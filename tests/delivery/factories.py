@@ -4,11 +4,33 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
+from apps.delivery.models import CampaignRun
+from apps.delivery.snapshot import run_start
 from tests.audience.factories import ProfileFactory
-from tests.campaigns.factories import CampaignFactory
+from tests.campaigns.factories import SCHEDULED_AT, CampaignFactory
+
+T0 = SCHEDULED_AT  # when sms_campaign() is due: a Monday, far after any created_at
+AUDIENCE = {"version": 1, "profile": [{"name": "country", "operator": "equals", "value": "FR"}]}
 
 CART = "Added to cart"
 BOUGHT = "Charged"
+
+
+def sms_campaign(**fields):
+    """A scheduled SMS campaign to people in France, due at T0, saying hi by name."""
+    fields.setdefault("audience_definition", AUDIENCE)
+    return CampaignFactory(sms=True, scheduled=True, with_content=True, **fields)
+
+
+def people(n: int, prefix: str = "+3360000") -> list:
+    """`n` profiles in France (AUDIENCE), named P0, P1, ..., each with a phone."""
+    return [ProfileFactory(country="FR", name=f"P{i}", phone=f"{prefix}{i:04d}") for i in range(n)]
+
+
+def started_run(campaign, at: datetime = T0) -> CampaignRun:
+    """A run with its snapshot taken, as the run task leaves it (before batches)."""
+    run = CampaignRun.objects.create(campaign=campaign, scheduled_for=at)
+    return run_start(run, now=at)
 
 
 def inaction_trigger(event: str, not_event: str, *, minutes: int) -> dict:

@@ -16,7 +16,8 @@ from apps.campaigns.services import campaign_schedule
 from apps.delivery import engine
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 from apps.providers.services import provider_create
-from tests.delivery.test_engine import AUDIENCE, T0, people, queued_ids, sms_campaign, started_run
+from tests.delivery.factories import AUDIENCE, T0, people, sms_campaign, started_run
+from tests.delivery.helpers import queued_ids
 
 pytestmark = pytest.mark.django_db
 

@@ -26,8 +26,8 @@ from apps.delivery import engine
 from apps.delivery.models import CampaignRun, Message, MessageStatus
 from config.celery_app import app as celery_app
 from tests.conftest import start_celery_worker, stop_celery_worker
-from tests.delivery.test_engine import people, sms_campaign
-from tests.delivery.test_engine_worker import wait_for
+from tests.delivery.factories import people, sms_campaign
+from tests.delivery.helpers import wait_for
 from tests.providers.factories import sandbox_twilio
 
 BATCH = 5

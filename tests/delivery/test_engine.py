@@ -19,61 +19,12 @@ from apps.delivery import tasks as delivery_tasks
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 from apps.providers.services import provider_create
 from tests.audience.factories import ProfileFactory
-from tests.campaigns.factories import CampaignFactory, recurring_when
+from tests.campaigns.factories import recurring_when, single_content, sms_content
+from tests.delivery.factories import T0, people, sms_campaign, started_run
+from tests.delivery.helpers import queued_ids
 from tests.providers.factories import sandbox_fcm, sandbox_twilio
 
 pytestmark = pytest.mark.django_db
-
-T0 = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)  # a Monday, far after any created_at
-AUDIENCE = {"version": 1, "profile": [{"name": "country", "operator": "equals", "value": "FR"}]}
-
-
-# --- helpers (also used by test_engine_worker.py and test_crash.py) ---------------------------
-
-
-def single_content(message: dict) -> dict:
-    """Content with one variant, A, carrying `message`."""
-    return {
-        "mode": "single",
-        "variants": [{"key": "A", "name": "Variant A", "match": "", "message": message}],
-    }
-
-
-def sms_content(body: str = "Hi {{ Profile.Name }}") -> dict:
-    return single_content({"body": body})
-
-
-def sms_campaign(**fields):
-    defaults = {
-        "channel": "sms",
-        "campaign_type": "one_time",
-        "status": CampaignStatus.SCHEDULED,
-        "audience_definition": AUDIENCE,
-        "content": sms_content(),
-        "when": {"type": "at", "at": "2030-03-04T10:00"},
-        "next_run_at": T0,
-    }
-    return CampaignFactory(**{**defaults, **fields})
-
-
-def people(n: int, prefix: str = "+3360000") -> list:
-    return [ProfileFactory(country="FR", name=f"P{i}", phone=f"{prefix}{i:04d}") for i in range(n)]
-
-
-def started_run(campaign, at: datetime = T0) -> CampaignRun:
-    """A run with its snapshot taken, as the run task leaves it (before batches)."""
-    from apps.delivery.snapshot import run_start
-
-    run = CampaignRun.objects.create(campaign=campaign, scheduled_for=at)
-    return run_start(run, now=at)
-
-
-def queued_ids(run) -> list[int]:
-    return list(
-        Message.objects.filter(run=run, status=MessageStatus.QUEUED)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
 
 
 @pytest.fixture(autouse=True)

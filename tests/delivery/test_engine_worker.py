@@ -5,13 +5,10 @@ timeout; nothing asserts on a sleep."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-import redis
-from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -20,27 +17,13 @@ from apps.campaigns.services import campaign_stop
 from apps.delivery import engine
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 from apps.providers.services import provider_group_save
-from tests.delivery.test_engine import people, sms_campaign
+from tests.delivery.factories import people, sms_campaign
+from tests.delivery.helpers import queue_length, wait_for
 from tests.providers.factories import sandbox_twilio
 
 pytestmark = pytest.mark.slow
 
 BATCH = 5
-
-
-def wait_for(predicate, *, timeout: float = 60, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def queue_length(name: str) -> int:
-    return redis.Redis.from_url(settings.REDIS_URL).llen(name)
 
 
 @pytest.fixture

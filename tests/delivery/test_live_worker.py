@@ -24,7 +24,7 @@ from tests.delivery.factories import (
     live_event,
     live_person,
 )
-from tests.delivery.test_engine_worker import queue_length, wait_for
+from tests.delivery.helpers import queue_length, wait_for
 from tests.providers.factories import sandbox_twilio
 
 pytestmark = pytest.mark.slow

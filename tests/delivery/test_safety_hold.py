@@ -12,7 +12,7 @@ import pytest
 from apps.campaigns.models import Campaign, CampaignStatus
 from apps.delivery import engine
 from apps.delivery.models import CampaignRun, Message, RunStatus
-from tests.delivery.test_engine import T0, people, sms_campaign
+from tests.delivery.factories import T0, people, sms_campaign
 
 pytestmark = pytest.mark.django_db
 

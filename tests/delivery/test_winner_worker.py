@@ -24,8 +24,8 @@ from apps.delivery import tasks
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus
 from tests.api.helpers import upload
 from tests.audience.factories import DeviceFactory, ProfileFactory
-from tests.delivery.test_engine import sms_campaign
-from tests.delivery.test_engine_worker import wait_for
+from tests.delivery.factories import sms_campaign
+from tests.delivery.helpers import wait_for
 from tests.providers.factories import sandbox_fcm, sandbox_twilio
 
 pytestmark = pytest.mark.slow
