@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from apps.accounts.services import account_settings_get
+from apps.audience.models import Event
 from apps.campaigns.services import campaign_stop
 from apps.delivery import engine, live
 from apps.delivery.models import CampaignRun, Message, MessageStatus
@@ -369,7 +370,8 @@ def test_an_upload_without_live_events_enqueues_nothing(
     _cart_campaign()
     live_person()
     called = []
-    monkeypatch.setattr(live, "events_stored", lambda ids, **kw: called.append(ids))
+    task = celery_app.tasks["delivery.live_events_stored"]
+    monkeypatch.setattr(task, "delay", lambda ids: called.append(ids))
     _upload(
         client,
         api_headers,
@@ -377,6 +379,27 @@ def test_an_upload_without_live_events_enqueues_nothing(
         django_capture_on_commit_callbacks,
     )
     assert called == []
+
+
+def test_an_upload_with_a_live_event_enqueues_only_its_id(
+    client, api_headers, django_capture_on_commit_callbacks, monkeypatch
+):
+    _cart_campaign()
+    live_person()
+    called = []
+    task = celery_app.tasks["delivery.live_events_stored"]
+    monkeypatch.setattr(task, "delay", lambda ids: called.append(ids))
+    _upload(
+        client,
+        api_headers,
+        [
+            live_event("jane", "App Launched", _a_minute_ago()),
+            live_event("jane", CART, _a_minute_ago()),
+        ],
+        django_capture_on_commit_callbacks,
+    )
+    cart = Event.objects.get(name=CART)
+    assert called == [[cart.pk]]
 
 
 # --------------------------------------------------------------------------- inaction
