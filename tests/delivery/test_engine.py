@@ -19,7 +19,7 @@ from apps.delivery import tasks as delivery_tasks
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 from apps.providers.services import provider_create
 from tests.audience.factories import ProfileFactory
-from tests.campaigns.factories import recurring_when, single_content, sms_content
+from tests.campaigns.factories import recurring_when, sms_content
 from tests.delivery.factories import T0, people, sms_campaign, started_run
 from tests.delivery.helpers import queued_ids
 from tests.providers.factories import sandbox_fcm, sandbox_twilio
@@ -657,7 +657,6 @@ def test_a_push_run_to_all_devices_sends_one_message_per_device(provider_sandbox
         provider=sandbox_fcm(provider_sandbox, "fcm-engine"),
         push_all_devices=True,
         delivery={"push_ttl_hours": 2},
-        content=single_content({"title": "Hey {{ Profile.Name }}", "body": "Sale"}),
     )
     run = started_run(campaign)
     engine.send_batch(run.pk, queued_ids(run), now=T0)
@@ -666,7 +665,7 @@ def test_a_push_run_to_all_devices_sends_one_message_per_device(provider_sandbox
     assert sorted(d["recipient"] for d in delivered) == sorted(
         [phone.push_token, tablet.push_token]
     )
-    assert {(d["subject"], d["body"]) for d in delivered} == {("Hey Ann", "Sale")}
+    assert {(d["subject"], d["body"]) for d in delivered} == {("Hi Ann", "Sale")}
     # The app can tie a click back to the campaign, run and variant (what the A/B winner reads),
     # and the campaign's time to live reaches FCM.
     assert {
@@ -695,7 +694,6 @@ def test_an_email_run_is_rendered_and_sent_from_the_campaigns_sender(provider_sa
         channel="email",
         provider=provider,
         sender_email="deals@herald.test",
-        content=single_content({"subject": "For {{ Profile.Name }}", "html": "<p>Hi</p>"}),
     )
     run = started_run(campaign)
     engine.send_batch(run.pk, queued_ids(run), now=T0)

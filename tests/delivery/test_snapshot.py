@@ -23,14 +23,10 @@ def _variant(key: str, body: str, match: str = "") -> dict:
     return {"key": key, "name": f"Variant {key}", "match": match, "message": {"body": body}}
 
 
-def _sms_campaign(**fields):
-    defaults = {
-        "channel": "sms",
-        "status": "scheduled",
-        "audience_definition": EVERYONE_IN_FRANCE,
-        "content": {"mode": "single", "variants": [_variant("A", "Hi")]},
-    }
-    return CampaignFactory(**{**defaults, **fields})
+def _campaign(channel: str = "sms", **fields):
+    """A scheduled campaign with one message, to everyone in France unless `fields` say."""
+    fields.setdefault("audience_definition", EVERYONE_IN_FRANCE)
+    return CampaignFactory(**{channel: True}, scheduled=True, with_content=True, **fields)
 
 
 def _people(n: int, **fields):
@@ -46,7 +42,7 @@ def test_everyone_reachable_in_the_audience_gets_one_queued_row():
     ProfileFactory(country="FR", phone="")  # no phone: not reachable by SMS
     ProfileFactory(country="FR", phone="+33611111111", sms_unsubscribed=True)
     ProfileFactory(country="DE", phone="+49111111111")  # outside the audience
-    run = _run(_sms_campaign())
+    run = _run(_campaign())
     result = take_snapshot(run)
     assert (result.qualified, result.recipients, result.control) == (5, 5, 0)
     rows = Message.objects.filter(run=run)
@@ -57,7 +53,7 @@ def test_everyone_reachable_in_the_audience_gets_one_queued_row():
 
 def test_the_safety_cap_refuses_the_run_and_writes_nothing():
     _people(4)
-    run = run_start(_run(_sms_campaign(safety_cap=3)))
+    run = run_start(_run(_campaign(safety_cap=3)))
     assert run.status == RunStatus.REFUSED and run.qualified == 4
     assert "above the safety cap (3)" in run.refused_reason
     assert not Message.objects.filter(run=run).exists()
@@ -65,7 +61,7 @@ def test_the_safety_cap_refuses_the_run_and_writes_nothing():
 
 def test_limits_cap_the_receivers_and_count_earlier_runs():
     _people(10)
-    campaign = _sms_campaign(limit_per_run=4, limit_overall=6)
+    campaign = _campaign(limit_per_run=4, limit_overall=6)
     first = run_start(_run(campaign, timezone.now() - timedelta(days=2)))
     assert first.recipients == 4
     second = run_start(_run(campaign))
@@ -77,7 +73,7 @@ def test_limits_cap_the_receivers_and_count_earlier_runs():
 
 def test_the_control_group_is_stable_across_runs_and_receives_nothing():
     _people(200)
-    campaign = _sms_campaign(control_group_percent=20)
+    campaign = _campaign(control_group_percent=20)
     first = run_start(_run(campaign, timezone.now() - timedelta(days=1)))
     second = run_start(_run(campaign))
     control_first = set(
@@ -102,7 +98,7 @@ def test_the_control_group_is_stable_across_runs_and_receives_nothing():
 def test_ab_test_share_by_count_is_split_evenly_and_the_rest_waits_for_the_winner():
     _people(30)
     at = timezone.now()
-    campaign = _sms_campaign(
+    campaign = _campaign(
         content={
             "mode": "ab",
             "variants": [_variant("A", "a"), _variant("B", "b"), _variant("C", "c")],
@@ -121,7 +117,7 @@ def test_ab_test_share_by_count_is_split_evenly_and_the_rest_waits_for_the_winne
 
 def test_ab_test_share_by_percent_takes_about_that_share():
     _people(400)
-    campaign = _sms_campaign(
+    campaign = _campaign(
         content={
             "mode": "ab",
             "variants": [_variant("A", "a"), _variant("B", "b")],
@@ -143,7 +139,7 @@ def test_multi_message_picks_the_variant_by_property_with_the_fallback():
     ProfileFactory(country="FR", phone="+33600000002", language="EN")
     ProfileFactory(country="FR", phone="+33600000003", language="de")
     ProfileFactory(country="FR", phone="+33600000004", properties={"Tier": "gold"})
-    campaign = _sms_campaign(
+    campaign = _campaign(
         content={
             "mode": "multi",
             "variants": [_variant("A", "en", "en"), _variant("B", "fr", "fr"), _variant("C", "x")],
@@ -166,22 +162,10 @@ def test_push_goes_to_the_last_active_device_or_all_devices():
     old = DeviceFactory(profile=person, last_active=now - timedelta(days=3))
     new = DeviceFactory(profile=person, last_active=now)
     DeviceFactory(profile=person, push_token=None, last_active=now + timedelta(hours=1))
-    definition = EVERYONE_IN_FRANCE
-    last = CampaignFactory(
-        channel="push",
-        status="scheduled",
-        audience_definition=definition,
-        content={"mode": "single", "variants": [_variant("A", "x")]},
-    )
+    last = _campaign("push")
     run = run_start(_run(last))
     assert list(Message.objects.filter(run=run).values_list("device_id", flat=True)) == [new.pk]
-    every = CampaignFactory(
-        channel="push",
-        status="scheduled",
-        audience_definition=definition,
-        push_all_devices=True,
-        content={"mode": "single", "variants": [_variant("A", "x")]},
-    )
+    every = _campaign("push", push_all_devices=True)
     run = run_start(_run(every))
     assert set(Message.objects.filter(run=run).values_list("device_id", flat=True)) == {
         old.pk,
@@ -206,15 +190,7 @@ def test_a_large_audience_picks_the_same_last_device_in_one_ordered_pass(monkeyp
         DeviceFactory(profile=person, push_token=None, last_active=now + timedelta(days=1))
         expected[person.pk] = max(tie.pk, newest.pk)  # same moment: the later device
         assert older.pk < expected[person.pk]
-    campaigns = [
-        CampaignFactory(
-            channel="push",
-            status="scheduled",
-            audience_definition=EVERYONE_IN_FRANCE,
-            content={"mode": "single", "variants": [_variant("A", "x")]},
-        )
-        for _ in range(2)
-    ]
+    campaigns = [_campaign("push") for _ in range(2)]
     chosen = []
     for threshold, campaign in zip((10**9, 0), campaigns, strict=True):
         monkeypatch.setattr(snapshot, "SET_BASED_LAST_DEVICE_FROM", threshold)
@@ -225,7 +201,7 @@ def test_a_large_audience_picks_the_same_last_device_in_one_ordered_pass(monkeyp
 
 def test_two_workers_starting_the_same_run_snapshot_it_once():
     _people(3)
-    run = _run(_sms_campaign())
+    run = _run(_campaign())
     run_start(run)
     again = run_start(CampaignRun.objects.get(pk=run.pk))
     assert again.status == RunStatus.SENDING
