@@ -9,6 +9,8 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.celery_app import app as celery_app
+
 from . import csv_import
 from .ingest import ingest_records
 from .models import ImportStatus, Profile, ProfileImport, ProfileImportRejection
@@ -17,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 # Rows per transaction: the Upload API's own batch limit, so a chunk is one ingest call.
 IMPORT_CHUNK_ROWS = 1000
+# The import task (tasks.py), enqueued by name: tasks.py imports this module.
+PROFILE_IMPORT_TASK = "audience.profile_import_run"
 
 
 def profile_set_test(*, profile: Profile, is_test: bool) -> bool:
@@ -35,8 +39,6 @@ def profile_set_test(*, profile: Profile, is_test: bool) -> bool:
 def profile_import_create(*, upload: UploadedFile, created_by) -> ProfileImport:
     """Store the file and queue its import once the row is committed, so the worker never
     looks for an import that is not there yet."""
-    from .tasks import profile_import_run_task  # tasks import this module
-
     with transaction.atomic():
         profile_import = ProfileImport(original_name=upload.name[:255], created_by=created_by)
         profile_import.file.save(upload.name, upload, save=False)
@@ -44,7 +46,9 @@ def profile_import_create(*, upload: UploadedFile, created_by) -> ProfileImport:
         import_id = profile_import.pk
         # Imports share the "default" queue with rollups, never the sending queues.
         transaction.on_commit(
-            lambda: profile_import_run_task.apply_async(args=[import_id], queue="default")
+            lambda: celery_app.tasks[PROFILE_IMPORT_TASK].apply_async(
+                args=[import_id], queue="default"
+            )
         )
     return profile_import
 

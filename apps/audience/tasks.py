@@ -2,6 +2,7 @@ from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 from . import services
+from .services import PROFILE_IMPORT_TASK
 
 
 class ProfileImportTask(Task):
@@ -15,6 +16,7 @@ class ProfileImportTask(Task):
 
 
 @shared_task(
+    name=PROFILE_IMPORT_TASK,
     base=ProfileImportTask,
     autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=True,
