@@ -61,9 +61,7 @@ def test_the_list_filters_by_channel_status_type_and_creator(marketer_client):
     mia = UserFactory(username="mia2", first_name="Mia", last_name="Ng")
     CampaignFactory(name="Push draft", channel="push", status="draft")
     CampaignFactory(name="SMS running", channel="sms", status="running", created_by=mia)
-    CampaignFactory(
-        name="Email live", channel="email", campaign_type="live_action", status="scheduled"
-    )
+    CampaignFactory(name="Email live", email=True, live=True)
 
     assert _names(marketer_client.get(LIST_URL, {"channel": "sms"})) == ["SMS running"]
     assert _names(marketer_client.get(LIST_URL, {"status": "draft"})) == ["Push draft"]
