@@ -1,6 +1,7 @@
 """Herald's embedded servers (config/embedded.py), each started for real in a folder of the
 test's own: where their data and sockets live, a restart that keeps the data, a server left
-running by a killed launcher, and the URLs other processes find them by."""
+running by a killed launcher, and the URLs other processes find them by. The tests that start
+a server (a process of its own) are marked slow."""
 
 import os
 import pwd
@@ -30,6 +31,7 @@ def _connect(server: EmbeddedPostgres) -> psycopg.Connection:
     return psycopg.connect(server.url.replace("postgres://", "postgresql://"), autocommit=True)
 
 
+@pytest.mark.slow
 def test_postgres_keeps_its_data_and_socket_under_its_folder_and_listens_on_no_port(home):
     server = EmbeddedPostgres(home, durable=False)
     server.start()
@@ -48,6 +50,7 @@ def test_postgres_keeps_its_data_and_socket_under_its_folder_and_listens_on_no_p
     assert not (home / "postgres" / "postmaster.pid").exists()
 
 
+@pytest.mark.slow
 def test_postgres_started_again_keeps_what_was_written(home):
     first = EmbeddedPostgres(home, durable=True)
     first.start()
@@ -66,6 +69,7 @@ def test_postgres_started_again_keeps_what_was_written(home):
         second.stop()
 
 
+@pytest.mark.slow
 def test_a_postgres_left_running_by_a_killed_launcher_is_stopped_and_replaced(home, capsys):
     orphan = EmbeddedPostgres(home, durable=False)
     orphan.start()  # ... and its launcher never stops it
@@ -84,6 +88,7 @@ def test_a_postgres_left_running_by_a_killed_launcher_is_stopped_and_replaced(ho
     assert f"left running by an earlier run (pid {orphan.process.pid})" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_redis_answers_on_its_socket_and_is_found_by_a_process_beside_it(home):
     server = EmbeddedRedis(home, durable=False)
     server.start()
@@ -98,6 +103,7 @@ def test_redis_answers_on_its_socket_and_is_found_by_a_process_beside_it(home):
     assert running_urls(home) == {}
 
 
+@pytest.mark.slow
 def test_a_server_that_dies_is_named_by_the_watch(home):
     servers = embedded.EmbeddedServers(redis=EmbeddedRedis(home, durable=False))
     servers.start()
