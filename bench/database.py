@@ -12,7 +12,8 @@ from psycopg.conninfo import conninfo_to_dict
 from bench.sandbox_process import log
 
 
-def _database_name(database_url: str) -> str:
+def database_name(database_url: str) -> str:
+    """The database a URL names (a socket URL's ?host= and port are not part of it)."""
     return conninfo_to_dict(database_url)["dbname"]
 
 
@@ -42,4 +43,4 @@ def seed_marker_write(database_url: str, marker: dict) -> None:
     """Record on the database what it was seeded with."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         comment = json.dumps(marker).replace("'", "''")
-        conn.execute(f"COMMENT ON DATABASE \"{_database_name(database_url)}\" IS '{comment}'")
+        conn.execute(f"COMMENT ON DATABASE \"{database_name(database_url)}\" IS '{comment}'")

@@ -62,6 +62,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.database import (  # noqa: E402  (needs ROOT on the path)
     database_ensure,
+    database_name,
     seed_marker_read,
     seed_marker_write,
 )
@@ -122,7 +123,7 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    log(f"migrating {database_url.rsplit('/', 1)[-1]}")
+    log(f"migrating {database_name(database_url)}")
     call_command("migrate", "--noinput", verbosity=0)
     seeded = _ensure_seeded(database_url, profiles=args.profiles, reseed=args.reseed)
 

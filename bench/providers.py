@@ -49,7 +49,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.database import database_ensure  # noqa: E402  (needs ROOT on the path)
+from bench.database import (  # noqa: E402  (needs ROOT on the path)
+    database_ensure,
+    database_name,
+)
 from bench.sandbox_process import Sandbox, log  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/herald_bench_providers"
@@ -110,7 +113,7 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    log(f"migrating {os.environ['DATABASE_URL'].rsplit('/', 1)[-1]}")
+    log(f"migrating {database_name(os.environ['DATABASE_URL'])}")
     call_command("migrate", "--noinput", verbosity=0)
 
     result: dict = {

@@ -10,7 +10,9 @@ class DeliveryConfig(AppConfig):
 
         from apps.campaigns.models import Campaign
 
-        from . import live
+        # tasks: registered in every process, so the engine and the live hook can enqueue
+        # them by name (tasks.py imports both).
+        from . import live, tasks  # noqa: F401
 
         # Cache invalidation, not business logic: any campaign save may change which live
         # campaigns listen to which events. Status changes made by conditional UPDATE

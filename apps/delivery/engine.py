@@ -52,7 +52,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -61,17 +61,33 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from apps.campaigns.content import ContentInvalid, campaign_variants
 from apps.campaigns.models import LIVE_TYPES, Campaign, CampaignStatus
+from apps.campaigns.services import (
+    campaign_complete,
+    campaign_finishing,
+    campaign_refused_to_draft,
+    campaign_safety_hold,
+)
+from apps.campaigns.when import occurrences
+from apps.message_templates.personalization import BUILT_IN_FIELDS
+from apps.message_templates.rendering import MessageRenderer
 from apps.providers.adapters.base import SendStatus
 from apps.providers.groups import group_providers, group_send_sms
 from apps.providers.kinds import adapter_send
 from apps.providers.models import Channel, Provider, ProviderGroup
 from apps.providers.routing import route_for
+from config.celery_app import app as celery_app
 
 from . import policies, throttle
 from .messages import email_message, push_message, sms_message
 from .models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 from .selectors import campaign_nothing_sent
+from .snapshot import SnapshotRefused, run_start
+
+# Tasks are enqueued by name: tasks.py imports this module.
+RUN_TASK = "delivery.run_campaign"
+BATCH_TASK = "delivery.send_batch"
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +133,6 @@ def retry_backoff(attempts: int) -> timedelta:
 
 def next_occurrence_after(campaign: Campaign, occurrence: datetime, *, now: datetime):
     """The occurrence to run after `occurrence`; None when the schedule has no more."""
-    from apps.campaigns.when import occurrences
-
     if (campaign.when or {}).get("type") == "now":
         return None
     start = max(occurrence + timedelta(microseconds=1), now)
@@ -261,8 +275,6 @@ def requeue_stale_runs(now: datetime | None = None) -> int:
 def run_start_and_fan_out(run_id: int, *, now: datetime | None = None) -> int:
     """The run task: snapshot, then send batches. Safe to run twice (run_start is
     conditional on the run being pending; batches claim their rows). Returns batches."""
-    from .snapshot import SnapshotRefused, run_start
-
     now = now or timezone.now()
     run = CampaignRun.objects.select_related("campaign").filter(pk=run_id).first()
     if run is None:
@@ -285,8 +297,6 @@ def run_start_and_fan_out(run_id: int, *, now: datetime | None = None) -> int:
         # The safety check's refusal (qualified is counted; a SnapshotRefused run has none):
         # the campaign is held for the marketer, back in draft with what the check saw.
         # Conditional, so the redelivered task of an old refusal holds nothing.
-        from apps.campaigns.services import campaign_safety_hold
-
         if run.qualified is not None:
             campaign_safety_hold(
                 campaign_id=run.campaign_id,
@@ -325,9 +335,7 @@ def _analyze_after_large_snapshot(run: CampaignRun) -> None:
 def live_run_for(campaign: Campaign, day) -> CampaignRun:
     """The run that a live campaign's messages of `day` (a date, UTC) belong to: one per
     day, scheduled_for = that UTC midnight. Created sending: a live run has no snapshot."""
-    from datetime import UTC, datetime, time
-
-    midnight = datetime.combine(day, time(0, 0), tzinfo=UTC)
+    midnight = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     run, _ = CampaignRun.objects.get_or_create(
         campaign=campaign,
         scheduled_for=midnight,
@@ -366,12 +374,6 @@ def campaign_complete_if_done(campaign_id: int) -> bool:
     A campaign completed without a message going out keeps why. The campaign services make
     the change, one conditional UPDATE with the runs' condition in it: Stop racing it cannot
     be overwritten."""
-    from apps.campaigns.services import (
-        campaign_complete,
-        campaign_finishing,
-        campaign_refused_to_draft,
-    )
-
     unfinished = Exists(
         CampaignRun.objects.filter(campaign_id=OuterRef("pk"), status__in=ACTIVE_RUN_STATUSES)
     )
@@ -407,9 +409,7 @@ def stop_sweep(campaign_id: int, *, now: datetime | None = None) -> int:
 
 
 def _publish_run(run_id: int) -> None:
-    from . import tasks
-
-    transaction.on_commit(lambda: tasks.run_campaign.apply_async((run_id,), queue="bulk"))
+    transaction.on_commit(lambda: celery_app.tasks[RUN_TASK].apply_async((run_id,), queue="bulk"))
 
 
 def enqueue_batches(
@@ -417,8 +417,6 @@ def enqueue_batches(
 ) -> int:
     """Split the run's QUEUED rows (or the given ids) into send_batch tasks of
     HERALD_BATCH_SIZE ids in id order, published after commit. Returns the batch count."""
-    from . import tasks
-
     if message_ids is None:
         ids = list(
             Message.objects.filter(run_id=run.pk, status=MessageStatus.QUEUED)
@@ -442,7 +440,7 @@ def enqueue_batches(
     def publish() -> None:
         _batches_published(run_id, len(batches))
         for batch in batches:
-            tasks.send_batch.apply_async((run_id, batch), queue=queue)
+            celery_app.tasks[BATCH_TASK].apply_async((run_id, batch), queue=queue)
 
     transaction.on_commit(publish)
     _note_progress(run_id, now or timezone.now())
@@ -618,8 +616,6 @@ def _throttle_chunk(rates: list[tuple[str, int]]) -> int:
 
 
 def _variants(campaign: Campaign) -> dict[str, dict]:
-    from apps.campaigns.content import campaign_variants
-
     return {str(v.get("key")): dict(v.get("message") or {}) for v in campaign_variants(campaign)}
 
 
@@ -716,8 +712,6 @@ def _with_campaign_identity(message, campaign, run: CampaignRun, variant: str):
 def _batch_fields() -> list[str]:
     """The Message row, the profile fields a message can be personalised with (its time zone
     and addresses among them) and the device's address."""
-    from apps.message_templates.personalization import BUILT_IN_FIELDS
-
     own = [f.name for f in Message._meta.concrete_fields]
     profile = [f"profile__{attribute}" for _, attribute in BUILT_IN_FIELDS]
     return [*own, *profile, "profile__properties", "device__push_token", "device__platform"]
@@ -738,8 +732,6 @@ def send_batch(run_id: int, message_ids: list[int], *, now: datetime | None = No
 
 
 def _send_batch(run_id: int, message_ids: list[int], *, now: datetime) -> BatchReport:
-    from apps.campaigns.content import ContentInvalid, MessageRenderer
-
     report = BatchReport()
     run = (
         CampaignRun.objects.select_related(
