@@ -270,7 +270,7 @@ def _transition(campaign: Campaign, action: str, **changes) -> None:
     )
     if updated != 1:
         raise _refusal(campaign, action)
-    live_index_bump()  # an UPDATE sends no post_save: live campaigns' index must hear of it
+    live_index_bump()  # every write that may change what a live campaign hears bumps it
     campaign.refresh_from_db()
 
 
@@ -384,7 +384,7 @@ def campaign_schedule(*, campaign: Campaign, now: datetime | None = None) -> Cam
         raise CampaignActionRefused(
             f"“{campaign.name}” is {label}: only draft campaigns can be scheduled."
         )
-    live_index_bump()  # an UPDATE sends no post_save: live campaigns' index must hear of it
+    live_index_bump()  # every write that may change what a live campaign hears bumps it
     campaign.refresh_from_db()
     return campaign
 
@@ -502,6 +502,20 @@ def campaign_safety_hold_alert(campaign_id: int) -> int:
     except Exception:  # a mail server's failure must not fail the run task
         log.exception("safety-check alert for campaign %s could not be sent", campaign_id)
         return 0
+
+
+# --- A live campaign's first message --------------------------------------------------------
+
+
+def campaign_live_started(*, campaign_id: int) -> bool:
+    """Scheduled → running, when a live campaign's first trigger makes a message (one
+    conditional UPDATE: a Stop that came first stays). Both statuses are active, so the live
+    index does not change."""
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SCHEDULED).update(
+            status=CampaignStatus.RUNNING, updated_at=timezone.now()
+        )
+    )
 
 
 # --- The end of its runs (the delivery engine, once a campaign's last run is final) ---------

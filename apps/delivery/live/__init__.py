@@ -43,7 +43,7 @@ Decisions where the product documents are silent:
 
 from .constants import ACTIVE_STATUSES, CLEVERTAP_DATE_SQL
 from .dates import live_date_due
-from .index import Matcher, audience_definition, campaign_changed, index_forget, live_index
+from .index import Matcher, audience_definition, index_forget, live_index
 from .matching import events_stored, events_uploaded
 from .properties import properties_match
 
@@ -52,7 +52,6 @@ __all__ = [
     "CLEVERTAP_DATE_SQL",
     "Matcher",
     "audience_definition",
-    "campaign_changed",
     "events_stored",
     "events_uploaded",
     "index_forget",

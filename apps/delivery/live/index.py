@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from apps.campaigns.live_index import live_index_bump, live_index_version
+from apps.campaigns.live_index import live_index_version
 from apps.campaigns.models import LIVE_TYPES, Campaign
 from apps.segments.definitions import DefinitionError, definition_validate
 
@@ -88,8 +88,3 @@ def index_forget() -> None:
     """Drop this process's index (tests: the database was rolled back under it)."""
     with _index_lock:
         _index.by_event, _index.version, _index.loaded_at = None, None, 0.0
-
-
-def campaign_changed(sender: type, instance: Campaign, **kwargs: Any) -> None:
-    """post_save / post_delete of a Campaign (apps.py): every process rebuilds its index."""
-    live_index_bump()

@@ -9,9 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.utils import timezone
 
-from apps.campaigns.models import Campaign, CampaignStatus
+from apps.campaigns.models import Campaign
+from apps.campaigns.services import campaign_live_started
 from apps.providers.models import Channel
 from apps.segments.compiler import PROFILE_ALIAS, definition_sql
 
@@ -157,9 +157,5 @@ def _insert_waiting(
         statuses = [status for (status,) in cursor.fetchall()]
     waiting = sum(1 for status in statuses if status == MessageStatus.WAITING)
     if waiting:
-        # Its first message makes a live campaign running (a conditional UPDATE: a Stop
-        # that came first stays).
-        Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SCHEDULED).update(
-            status=CampaignStatus.RUNNING, updated_at=timezone.now()
-        )
+        campaign_live_started(campaign_id=campaign.pk)  # its first message: running
     return waiting
