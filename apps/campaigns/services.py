@@ -222,6 +222,13 @@ def campaign_content_save(*, campaign: Campaign, content: dict, goal: dict | Non
     return _locked_save(campaign, {"content": cleaned, "conversion_goal": cleaned_goal})
 
 
+def campaign_wizard_step_done(*, campaign: Campaign, step: int) -> None:
+    """Raise `wizard_step` to `step`, never lower it (one UPDATE, race-free): a marketer
+    going back to Setup does not lose the later steps."""
+    Campaign.objects.filter(pk=campaign.pk).update(wizard_step=Greatest(F("wizard_step"), step))
+    campaign.refresh_from_db(fields=["wizard_step", "updated_at"])
+
+
 # Copied by clone: what the campaign is and says. Not copied: status, schedule and run times,
 # who made it, and `when` (a copy must be scheduled afresh, never fire on the original's dates).
 CLONED_FIELDS = (

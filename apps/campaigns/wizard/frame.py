@@ -25,14 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.db.models import F
-from django.db.models.functions import Greatest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from ..models import Campaign, CampaignStatus, WizardStep
-from ..services import campaign_actions, campaign_recheck
+from ..services import campaign_actions, campaign_recheck, campaign_wizard_step_done
 
 
 @dataclass(frozen=True)
@@ -170,9 +168,7 @@ def render_step(
 
 def mark_done(campaign: Campaign, slug: str) -> None:
     """Raise `wizard_step` to this step, never lower it (one UPDATE, race-free)."""
-    number = STEPS_BY_SLUG[slug].number
-    Campaign.objects.filter(pk=campaign.pk).update(wizard_step=Greatest(F("wizard_step"), number))
-    campaign.refresh_from_db(fields=["wizard_step", "updated_at"])
+    campaign_wizard_step_done(campaign=campaign, step=STEPS_BY_SLUG[slug].number)
 
 
 def step_saved(
