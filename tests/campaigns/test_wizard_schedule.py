@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from apps.campaigns import readiness
 from apps.campaigns.models import Campaign, CampaignStatus, WizardStep
+from apps.campaigns.readiness import campaign_readiness
 from apps.campaigns.services import (
     CampaignActionRefused,
     CampaignNotReady,
-    campaign_readiness,
     campaign_recheck,
     campaign_schedule,
 )

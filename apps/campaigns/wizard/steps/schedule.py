@@ -15,11 +15,11 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from ...models import Campaign, CampaignStatus
+from ...readiness import campaign_readiness
 from ...selectors import account_time, safety_hold_banner
 from ...services import (
     CampaignActionRefused,
     CampaignNotReady,
-    campaign_readiness,
     campaign_recheck,
     campaign_schedule,
 )
