@@ -15,7 +15,7 @@ through real Celery workers.
    process, the production setting: prefetch 1, acks_late) and waits until they answer a ping,
    so their start-up is not timed.
 4. snapshot_s: `snapshot.run_start` of the run alone (one INSERT … SELECT of its Message
-   rows), in this process. Then `engine.fan_out` does what the run task does next (ANALYZE
+   rows), in this process. Then `runs.fan_out` does what the run task does next (ANALYZE
    after a large snapshot, publish the send_batch tasks) and the clock runs until the engine
    completes the run. messages_per_s is SENT rows over the seconds from the start of
    run_start to that moment (snapshot included: end to end). cpu_s: CPU seconds of the
@@ -127,14 +127,14 @@ def main() -> int:
     call_command("migrate", "--noinput", verbosity=0)
     seeded = _ensure_seeded(database_url, profiles=args.profiles, reseed=args.reseed)
 
-    from apps.delivery import engine
+    from apps.delivery import release
 
     result: dict = {
         "profiles": args.profiles,
         "seeded_at": seeded["seeded_at"],
         "seed_seconds": seeded["seed_seconds"],
         "workers": args.workers,
-        "batch_size": engine.batch_size(),
+        "batch_size": release.batch_size(),
         "cpus": os.cpu_count(),
         "load_average_at_start": _load_average(),
     }
@@ -402,15 +402,15 @@ def _snapshot(run) -> dict:
 
 def _fan_out(run, *, timeout: float) -> dict:
 
-    from apps.delivery import engine
+    from apps.delivery import runs
     from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus
 
     started = time.perf_counter()
     snapshot = _snapshot(run)
     run, snapshot_s = snapshot.pop("run"), snapshot["snapshot_s"]
-    # What the run task does next (engine.run_start_and_fan_out): refresh the planner's
+    # What the run task does next (runs.run_start_and_fan_out): refresh the planner's
     # statistics after a large snapshot, then publish the batches (autocommit: at once).
-    batches = engine.fan_out(run)
+    batches = runs.fan_out(run)
     log(f"{batches} send batches published in {time.perf_counter() - started - snapshot_s:.2f} s")
     last_log = 0.0
     # The clock stops when the engine completes the run (its last batch finds nothing left

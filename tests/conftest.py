@@ -245,7 +245,7 @@ def provider_sandbox(provider_sandbox_process):
 def _no_run_bookkeeping_from_earlier_sessions():
     """The test database starts over every session, so its runs reuse the ids of an earlier
     session's runs, whose batch counts and progress times are still in the shared Redis."""
-    from apps.delivery.engine import run_bookkeeping_forget
+    from apps.delivery.bookkeeping import run_bookkeeping_forget
 
     run_bookkeeping_forget()
 

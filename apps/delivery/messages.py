@@ -1,14 +1,18 @@
 """A rendered message (content.render_message's dict for one profile) turned into the
-provider-neutral message an adapter sends. Shared by the engine's batches and the wizard's
-test sends, so a test shows exactly what a run would send."""
+provider-neutral message an adapter sends. Shared by the send batches (batch.py) and the
+wizard's test sends, so a test shows exactly what a run would send."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from django.utils.html import escape
 
 from apps.campaigns.models import Campaign
 from apps.providers.adapters.base import EmailMessage, PushMessage, SmsMessage
-from apps.providers.models import Provider
+from apps.providers.models import Channel, Provider
+
+from .models import CampaignRun, Message
 
 
 def sms_message(to: str, rendered: dict) -> SmsMessage:
@@ -84,3 +88,52 @@ def push_message(token: str, platform: str, rendered: dict) -> PushMessage:
         data=data,
         options=options,
     )
+
+
+def recipient_address(channel: str, row: Message) -> tuple[str, str] | None:
+    """Where the row goes: (phone, ""), (email, "") or (push token, platform); None when
+    its profile or device has no such address."""
+    profile = row.profile
+    if channel == Channel.SMS:
+        return (profile.phone, "") if profile.phone else None
+    if channel == Channel.EMAIL:
+        return (profile.email, "") if profile.email else None
+    device = row.device
+    if device is None or not device.push_token:
+        return None
+    return device.push_token, device.platform
+
+
+def run_message(
+    campaign: Campaign,
+    route,
+    run: CampaignRun,
+    row: Message,
+    rendered: dict,
+    address: tuple[str, str],
+):
+    """The provider-neutral message of a rendered row, keyed so a repeat send is dropped."""
+    to, platform = address
+    if campaign.channel == Channel.SMS:
+        message = sms_message(to, rendered)
+    elif campaign.channel == Channel.EMAIL:
+        message = email_message(campaign, route, to, rendered)
+    else:
+        message = _with_campaign_identity(
+            push_message(to, platform, rendered), campaign, run, row.variant
+        )
+    key = f"{run.pk}:{row.profile_id}:{row.device_id or 0}:{row.variant}"
+    return replace(message, idempotency_key=key)
+
+
+def _with_campaign_identity(message, campaign, run: CampaignRun, variant: str):
+    """Push data naming the campaign, run and variant, as CleverTap's SDKs expect them
+    (`wzrk_id`, `wzrk_pivot`): the app sends them back with "Notification Clicked/Viewed",
+    which is what the A/B winner measures (winner.py). The campaign's time to live goes to the
+    provider (FCM `ttl`, APNs `apns-expiration`, web push `TTL`)."""
+    data = {**message.data, "wzrk_id": f"{campaign.pk}_{run.pk}", "wzrk_pivot": variant or ""}
+    options = dict(message.options)
+    ttl_hours = (campaign.delivery or {}).get("push_ttl_hours")
+    if isinstance(ttl_hours, int) and ttl_hours > 0:
+        options["ttl"] = ttl_hours * 3600
+    return replace(message, data=data, options=options)

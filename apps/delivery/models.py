@@ -59,7 +59,7 @@ class CampaignRun(models.Model):
 class MessageStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     WAITING = "waiting", "Waiting"  # has a release_at: DND delay, user timezone, A/B winner
-    # Claimed by a send batch (engine.py): release_at is the claim's lease; a worker killed
+    # Claimed by a send batch (batch.py): release_at is the claim's lease; a worker killed
     # mid-send leaves the row here, and beat requeues it only once the lease has run out.
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent"

@@ -48,7 +48,7 @@ WAITING_LABELS = {
     "user_timezone": "User's time zone (local send time)",
 }
 SKIP_LABELS = dict(SkipReason.choices)
-# Why rows failed (Message.reason while FAILED: engine.FAILED_*).
+# Why rows failed (Message.reason while FAILED: batch.FAILED_*).
 FAILED_LABELS = {
     "permanent": "Refused by the provider",
     "retries_exhausted": "Retries exhausted",

@@ -1,8 +1,9 @@
-"""Celery tasks of the delivery engine: thin wrappers over plain functions (engine.py and
-the other delivery modules), which the tests call directly with an explicit `now`.
+"""Celery tasks of the delivery engine: thin wrappers over plain functions (runs.py,
+release.py, batch.py and the other delivery modules), which the tests call directly with an
+explicit `now`.
 
 Every task is safe to run twice (acks_late + reject_on_worker_lost redeliver after a crash):
-see engine.py's docstring. None of them waits with a countdown or an ETA."""
+see batch.py's docstring. None of them waits with a countdown or an ETA."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from celery import Task, shared_task
 from django.utils import timezone
 
-from . import engine, live, winner
+from . import batch, live, release, runs, winner
 
 
 def _routed(queue: str) -> type[Task]:
@@ -33,24 +34,24 @@ DEFAULT, BULK, TRIGGERS = _routed("default"), _routed("bulk"), _routed("triggers
 @shared_task(name="delivery.tick", base=DEFAULT)
 def tick() -> int:
     """Beat, every 10 s: start due occurrences."""
-    return engine.tick()
+    return runs.tick()
 
 
 @shared_task(name="delivery.release_due", base=DEFAULT)
 def release_due() -> int:
     """Beat, every 5 s: waiting rows whose time came (and expired send claims) → queued."""
-    return engine.release_due()
+    return release.release_due()
 
 
 @shared_task(name="delivery.run_campaign", base=BULK)
 def run_campaign(run_id: int) -> int:
     """A run: snapshot, then its send batches."""
-    return engine.run_start_and_fan_out(run_id)
+    return runs.run_start_and_fan_out(run_id)
 
 
 @shared_task(name="delivery.send_batch", base=BULK)
 def send_batch(run_id: int, message_ids: list[int]) -> dict:
-    report = engine.send_batch(run_id, message_ids)
+    report = batch.send_batch(run_id, message_ids)
     return {"claimed": report.claimed, **report.counts}
 
 

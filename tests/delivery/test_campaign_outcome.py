@@ -1,4 +1,4 @@
-"""How a campaign ends once its last run is final (engine.campaign_complete_if_done through
+"""How a campaign ends once its last run is final (completion.campaign_complete_if_done through
 campaigns.services): completed when something was sent; completed and saying why when every
 message was skipped or failed; back to draft, with the refusal's reason, when its last run
 was refused and nothing was ever sent. "Completed" never says a campaign sent that did not.
@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apps.campaigns.models import Campaign, CampaignStatus, WizardStep
 from apps.campaigns.services import campaign_schedule
-from apps.delivery import engine
+from apps.delivery import batch, completion, runs
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 from apps.providers.services import provider_create
 from tests.delivery.factories import AUDIENCE, T0, people, sms_campaign, started_run
@@ -40,7 +40,7 @@ def test_a_campaign_whose_messages_all_failed_completes_saying_nothing_was_sent(
     campaign = _finishing()  # no provider, and no default SMS group to fall back on
     run = started_run(campaign)
 
-    engine.send_batch(run.pk, queued_ids(run), now=T0)
+    batch.send_batch(run.pk, queued_ids(run), now=T0)
 
     run.refresh_from_db()
     campaign.refresh_from_db()
@@ -57,7 +57,7 @@ def test_skips_and_failures_are_both_named_with_their_reasons():
     _settle(run, MessageStatus.SKIPPED, SkipReason.CAPPED, n=1)
     _settle(run, MessageStatus.FAILED, "permanent")
 
-    assert engine.run_finish_if_done(run.pk, now=T0)
+    assert completion.run_finish_if_done(run.pk, now=T0)
 
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.COMPLETED
@@ -70,7 +70,7 @@ def test_a_run_with_nobody_completes_saying_nobody_could_be_reached():
     campaign = _finishing()
     run = CampaignRun.objects.create(campaign=campaign, scheduled_for=T0)
 
-    engine.run_start_and_fan_out(run.pk, now=T0)
+    runs.run_start_and_fan_out(run.pk, now=T0)
 
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.COMPLETED
@@ -86,7 +86,7 @@ def test_a_campaign_that_sent_one_message_completes_plainly():
     _settle(run, MessageStatus.SENT, n=1)
     _settle(run, MessageStatus.SKIPPED, SkipReason.CAPPED)
 
-    assert engine.run_finish_if_done(run.pk, now=T0)
+    assert completion.run_finish_if_done(run.pk, now=T0)
 
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.COMPLETED and campaign.nothing_sent_reason == ""
@@ -102,7 +102,7 @@ def test_an_earlier_send_keeps_a_campaign_with_a_refused_last_run_completed():
         campaign=campaign, scheduled_for=T0, status=RunStatus.REFUSED, refused_reason="No."
     )
 
-    assert engine.campaign_complete_if_done(campaign.pk)
+    assert completion.campaign_complete_if_done(campaign.pk)
 
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.COMPLETED and campaign.nothing_sent_reason == ""
@@ -112,7 +112,7 @@ def test_a_one_time_campaign_whose_only_run_was_refused_goes_back_to_draft_sayin
     campaign = _finishing(audience_definition=None, scheduled_at=T0 - timedelta(hours=1))
     run = CampaignRun.objects.create(campaign=campaign, scheduled_for=T0)
 
-    engine.run_start_and_fan_out(run.pk, now=T0)
+    runs.run_start_and_fan_out(run.pk, now=T0)
 
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT and campaign.was_refused
@@ -129,7 +129,7 @@ def test_a_run_still_going_keeps_the_campaign_running():
         campaign=campaign, scheduled_for=T0, status=RunStatus.REFUSED, refused_reason="No."
     )
 
-    assert not engine.campaign_complete_if_done(campaign.pk)
+    assert not completion.campaign_complete_if_done(campaign.pk)
 
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.RUNNING and campaign.nothing_sent_reason == ""
@@ -141,7 +141,7 @@ def test_a_stopped_campaign_is_never_completed_nor_sent_back():
         campaign=campaign, scheduled_for=T0, status=RunStatus.REFUSED, refused_reason="No."
     )
 
-    assert not engine.campaign_complete_if_done(campaign.pk)
+    assert not completion.campaign_complete_if_done(campaign.pk)
 
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.STOPPED and campaign.nothing_sent_reason == ""
@@ -161,7 +161,7 @@ def test_scheduling_the_refused_draft_again_clears_its_reason_and_keeps_the_run(
         wizard_step=WizardStep.SCHEDULE,
         when={"type": "at", "at": "2031-06-01T10:00"},
     )
-    engine.run_start_and_fan_out(
+    runs.run_start_and_fan_out(
         CampaignRun.objects.create(campaign=campaign, scheduled_for=T0).pk, now=T0
     )
     Campaign.objects.filter(pk=campaign.pk).update(  # the marketer's fix in Who

@@ -2,7 +2,7 @@
 slowly, so the kill lands while batches are being sent), a new worker takes over, and every
 recipient ends with exactly one message.
 
-What a SIGKILL can leave (engine.py's docstring): the batch tasks still in the queue, which
+What a SIGKILL can leave (batch.py's docstring): the batch tasks still in the queue, which
 the new worker takes; a task the dead worker had taken but not claimed yet, unacked in Redis
 until the broker's visibility timeout — beat's stale-run check enqueues its rows again
 (called here with a clock past the stale period, as beat would call it five minutes on);
@@ -22,7 +22,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from apps.delivery import engine
+from apps.delivery import batch, release, runs
 from apps.delivery.models import CampaignRun, Message, MessageStatus
 from config.celery_app import app as celery_app
 from tests.conftest import start_celery_worker, stop_celery_worker
@@ -66,7 +66,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_sends_nothing_twice(workers, 
 
     first = _start_worker("a")
     workers.append(first)
-    engine.tick()
+    runs.tick()
     run = CampaignRun.objects.get(campaign=campaign)
     wait_for(
         lambda: provider_sandbox.client.counts().get("crashy", 0) >= 3 * BATCH,
@@ -83,7 +83,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_sends_nothing_twice(workers, 
     workers.append(_start_worker("b"))
     # Beat's stale-run check, as it runs once the run has made no progress for a while:
     # rows of a batch the dead worker took but never claimed are enqueued again.
-    engine.requeue_stale_runs(timezone.now() + engine.stale_after())
+    release.requeue_stale_runs(timezone.now() + release.stale_after())
     wait_for(
         lambda: (
             not rows.filter(status=MessageStatus.QUEUED).exists()
@@ -112,7 +112,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_sends_nothing_twice(workers, 
     # When the lease runs out, beat's release job sends them again with the same idempotency
     # key: the provider (the sandbox honours Idempotency-Key) answers the ones it already took
     # with its first answer and delivers only the ones it never got. Everyone ends with one.
-    engine.release_due(timezone.now() + engine.send_lease() + timedelta(seconds=1))
+    release.release_due(timezone.now() + batch.send_lease() + timedelta(seconds=1))
     wait_for(
         lambda: not rows.exclude(status=MessageStatus.SENT).exists(),
         what="the second worker to settle the rows that were in doubt",

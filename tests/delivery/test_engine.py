@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.campaigns.models import CampaignStatus
 from apps.campaigns.services import campaign_stop
-from apps.delivery import engine
+from apps.delivery import batch, bookkeeping, completion, release, runs
 from apps.delivery import tasks as delivery_tasks
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 from apps.providers.services import provider_create
@@ -58,11 +58,11 @@ def test_a_date_runs_once_when_due_and_leaves_nothing_next(
 ):
     campaign = sms_campaign()
     with django_capture_on_commit_callbacks(execute=True):
-        assert engine.tick(now=T0 - timedelta(seconds=1)) == 0
+        assert runs.tick(now=T0 - timedelta(seconds=1)) == 0
     assert not CampaignRun.objects.exists()
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert engine.tick(now=T0 + timedelta(seconds=3)) == 1
+        assert runs.tick(now=T0 + timedelta(seconds=3)) == 1
     run = CampaignRun.objects.get()
     assert run.scheduled_for == T0 and run.status == RunStatus.PENDING
     campaign.refresh_from_db()
@@ -73,8 +73,8 @@ def test_a_date_runs_once_when_due_and_leaves_nothing_next(
 def test_two_ticks_create_one_run(published, django_capture_on_commit_callbacks):
     sms_campaign()
     with django_capture_on_commit_callbacks(execute=True):
-        engine.tick(now=T0)
-        engine.tick(now=T0 + timedelta(seconds=10))
+        runs.tick(now=T0)
+        runs.tick(now=T0 + timedelta(seconds=10))
     assert CampaignRun.objects.count() == 1
     assert len(published) == 1
 
@@ -85,7 +85,7 @@ def test_a_run_another_beat_already_created_is_not_created_again():
         when={"type": "dates", "dates": ["2030-03-04T10:00", "2030-03-06T10:00"]},
     )
     CampaignRun.objects.create(campaign=campaign, scheduled_for=T0)  # the other beat's
-    engine.tick(now=T0)
+    runs.tick(now=T0)
     assert CampaignRun.objects.filter(campaign=campaign).count() == 1
     campaign.refresh_from_db()
     assert campaign.next_run_at == T0 + timedelta(days=2)
@@ -98,8 +98,8 @@ def test_a_stale_next_run_at_is_not_advanced_twice():
         when={"type": "dates", "dates": ["2030-03-04T10:00", "2030-03-06T10:00"]},
     )
     stale = type(campaign).objects.get(pk=campaign.pk)
-    engine.start_occurrence(campaign, now=T0)
-    engine.start_occurrence(stale, now=T0)  # a second beat with the value it read before
+    runs.start_occurrence(campaign, now=T0)
+    runs.start_occurrence(stale, now=T0)  # a second beat with the value it read before
     campaign.refresh_from_db()
     assert campaign.next_run_at == T0 + timedelta(days=2)
     assert CampaignRun.objects.filter(campaign=campaign).count() == 1
@@ -113,14 +113,14 @@ def test_several_dates_run_one_after_the_other():
             "dates": ["2030-03-06T10:00", "2030-03-04T10:00", "2030-03-09T08:30"],
         },
     )
-    engine.tick(now=T0)
+    runs.tick(now=T0)
     campaign.refresh_from_db()
     assert campaign.next_run_at == datetime(2030, 3, 6, 10, 0, tzinfo=UTC)
-    engine.tick(now=datetime(2030, 3, 5, tzinfo=UTC))  # nothing due
-    engine.tick(now=datetime(2030, 3, 6, 10, 0, 5, tzinfo=UTC))
+    runs.tick(now=datetime(2030, 3, 5, tzinfo=UTC))  # nothing due
+    runs.tick(now=datetime(2030, 3, 6, 10, 0, 5, tzinfo=UTC))
     campaign.refresh_from_db()
     assert campaign.next_run_at == datetime(2030, 3, 9, 8, 30, tzinfo=UTC)
-    engine.tick(now=datetime(2030, 3, 9, 8, 30, tzinfo=UTC))
+    runs.tick(now=datetime(2030, 3, 9, 8, 30, tzinfo=UTC))
     campaign.refresh_from_db()
     assert campaign.next_run_at is None and campaign.status == CampaignStatus.RUNNING
     assert sorted(CampaignRun.objects.values_list("scheduled_for", flat=True)) == [
@@ -136,12 +136,12 @@ def _recurring(**recurring) -> dict:
 
 def test_a_recurring_series_moves_to_the_next_day_and_skips_missed_ones():
     campaign = sms_campaign(campaign_type="recurring", when=_recurring())
-    engine.tick(now=T0)
+    runs.tick(now=T0)
     campaign.refresh_from_db()
     assert campaign.next_run_at == T0 + timedelta(days=1)
     # Beat was down for three days: the due occurrence runs once, the missed ones are not
     # sent in a burst, and the series goes on from now.
-    engine.tick(now=T0 + timedelta(days=3, hours=1))
+    runs.tick(now=T0 + timedelta(days=3, hours=1))
     campaign.refresh_from_db()
     assert campaign.next_run_at == T0 + timedelta(days=4)
     assert list(
@@ -159,18 +159,18 @@ def test_a_weekly_series_with_an_end_after_two_sends_ends():
             unit="weeks", weekdays=["mon", "thu"], end={"kind": "after", "after": 2, "on": None}
         ),
     )
-    engine.tick(now=T0)
+    runs.tick(now=T0)
     campaign.refresh_from_db()
     assert campaign.next_run_at == T0 + timedelta(days=3)  # Thursday
-    engine.tick(now=T0 + timedelta(days=3))
+    runs.tick(now=T0 + timedelta(days=3))
     campaign.refresh_from_db()
     assert campaign.next_run_at is None
 
 
 def test_now_runs_once():
     campaign = sms_campaign(when={"type": "now"}, scheduled_at=T0, next_run_at=T0)
-    engine.tick(now=T0 + timedelta(seconds=2))
-    engine.tick(now=T0 + timedelta(seconds=12))
+    runs.tick(now=T0 + timedelta(seconds=2))
+    runs.tick(now=T0 + timedelta(seconds=12))
     campaign.refresh_from_db()
     assert campaign.next_run_at is None
     assert CampaignRun.objects.filter(campaign=campaign).count() == 1
@@ -180,18 +180,18 @@ def test_live_campaigns_draft_and_stopped_ones_are_not_run_by_the_tick():
     sms_campaign(campaign_type="live_action", when={"type": "live", "live": {}})
     sms_campaign(status=CampaignStatus.DRAFT)
     sms_campaign(status=CampaignStatus.STOPPED)
-    assert engine.tick(now=T0) == 0
+    assert runs.tick(now=T0) == 0
     assert not CampaignRun.objects.exists()
 
 
 def test_live_run_for_is_one_run_per_utc_day():
     campaign = sms_campaign(campaign_type="live_action", when={"type": "live", "live": {}})
     day = T0.date()
-    first = engine.live_run_for(campaign, day)
-    assert engine.live_run_for(campaign, day).pk == first.pk
+    first = runs.live_run_for(campaign, day)
+    assert runs.live_run_for(campaign, day).pk == first.pk
     assert first.scheduled_for == datetime(2030, 3, 4, tzinfo=UTC)
     assert first.status == RunStatus.SENDING
-    assert engine.live_run_for(campaign, day + timedelta(days=1)).pk != first.pk
+    assert runs.live_run_for(campaign, day + timedelta(days=1)).pk != first.pk
 
 
 # --- fan-out ------------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ def test_a_run_fans_out_into_batches_in_id_order(
     campaign = sms_campaign()
     run = CampaignRun.objects.create(campaign=campaign, scheduled_for=T0)
     with django_capture_on_commit_callbacks(execute=True):
-        assert engine.run_start_and_fan_out(run.pk, now=T0) == 3
+        assert runs.run_start_and_fan_out(run.pk, now=T0) == 3
     ids = queued_ids(run)
     assert len(ids) == 5
     assert published == [
@@ -216,7 +216,7 @@ def test_a_run_fans_out_into_batches_in_id_order(
     # The run task redelivered: the snapshot is not taken again, the same batches go out
     # (and would claim nothing twice).
     with django_capture_on_commit_callbacks(execute=True):
-        engine.run_start_and_fan_out(run.pk, now=T0)
+        runs.run_start_and_fan_out(run.pk, now=T0)
     assert Message.objects.filter(run=run).count() == 5
 
 
@@ -229,13 +229,13 @@ def test_a_large_snapshot_refreshes_the_message_statistics_before_fanning_out(
     people(3)
     small = CampaignRun.objects.create(campaign=sms_campaign(), scheduled_for=T0)
     with CaptureQueriesContext(connection) as queries:
-        engine.run_start_and_fan_out(small.pk, now=T0)
+        runs.run_start_and_fan_out(small.pk, now=T0)
     assert not [q for q in queries if q["sql"].startswith("ANALYZE")]
 
-    monkeypatch.setattr(engine, "ANALYZE_AFTER_ROWS", 3)
+    monkeypatch.setattr(runs, "ANALYZE_AFTER_ROWS", 3)
     large = CampaignRun.objects.create(campaign=sms_campaign(), scheduled_for=T0)
     with CaptureQueriesContext(connection) as queries:
-        engine.run_start_and_fan_out(large.pk, now=T0)
+        runs.run_start_and_fan_out(large.pk, now=T0)
     assert [q["sql"] for q in queries if q["sql"].startswith("ANALYZE")] == [
         "ANALYZE delivery_message"
     ]
@@ -243,18 +243,18 @@ def test_a_large_snapshot_refreshes_the_message_statistics_before_fanning_out(
 
 def test_live_batches_go_to_the_triggers_queue(published, django_capture_on_commit_callbacks):
     campaign = sms_campaign(campaign_type="live_action", when={"type": "live", "live": {}})
-    run = engine.live_run_for(campaign, T0.date())
+    run = runs.live_run_for(campaign, T0.date())
     profile = people(1)[0]
     message = Message.objects.create(run=run, profile=profile, variant="A")
     with django_capture_on_commit_callbacks(execute=True):
-        engine.enqueue_batches(run)
+        release.enqueue_batches(run)
     assert published == [("send_batch", (run.pk, [message.pk]), "triggers")]
 
 
 def test_a_run_with_nobody_completes_and_so_does_its_campaign():
     campaign = sms_campaign(status=CampaignStatus.RUNNING, next_run_at=None)
     run = CampaignRun.objects.create(campaign=campaign, scheduled_for=T0)
-    assert engine.run_start_and_fan_out(run.pk, now=T0) == 0
+    assert runs.run_start_and_fan_out(run.pk, now=T0) == 0
     run.refresh_from_db()
     campaign.refresh_from_db()
     assert run.status == RunStatus.COMPLETED
@@ -266,7 +266,7 @@ def test_a_refused_last_run_holds_the_campaign_instead_of_completing_it():
     people(3)
     campaign = sms_campaign(status=CampaignStatus.RUNNING, next_run_at=None, safety_cap=2)
     run = CampaignRun.objects.create(campaign=campaign, scheduled_for=T0)
-    engine.run_start_and_fan_out(run.pk, now=T0)
+    runs.run_start_and_fan_out(run.pk, now=T0)
     run.refresh_from_db()
     campaign.refresh_from_db()
     assert run.status == RunStatus.REFUSED
@@ -284,10 +284,10 @@ def test_a_batch_sends_each_row_once_and_records_provider_and_id(provider_sandbo
     run = started_run(campaign)
     ids = queued_ids(run)
 
-    report = engine.send_batch(run.pk, ids, now=T0)
+    report = batch.send_batch(run.pk, ids, now=T0)
     assert report.claimed == 4 and report.counts == {MessageStatus.SENT: 4}
     # The same batch again (a redelivered task): nothing is claimed, nothing is sent.
-    assert engine.send_batch(run.pk, ids, now=T0).claimed == 0
+    assert batch.send_batch(run.pk, ids, now=T0).claimed == 0
 
     delivered = provider_sandbox.client.messages(limit=100)
     assert sorted(d["recipient"] for d in delivered) == sorted(p.phone for p in recipients)
@@ -309,8 +309,8 @@ def test_rows_claimed_by_another_worker_are_not_sent(provider_sandbox):
     people(3)
     run = started_run(campaign)
     ids = queued_ids(run)
-    assert engine._claim(run.pk, ids[:2], now=T0) == ids[:2]  # another worker's claim
-    report = engine.send_batch(run.pk, ids, now=T0)
+    assert batch._claim(run.pk, ids[:2], now=T0) == ids[:2]  # another worker's claim
+    report = batch.send_batch(run.pk, ids, now=T0)
     assert report.claimed == 1
     assert len(provider_sandbox.client.messages()) == 1
     assert Message.objects.get(pk=ids[0]).status == MessageStatus.SENDING
@@ -325,7 +325,7 @@ def test_a_batch_never_claims_the_rows_of_another_run(provider_sandbox):
     run = started_run(campaign)
     other = started_run(sms_campaign(provider=sandbox_twilio(provider_sandbox, "theirs")))
 
-    report = engine.send_batch(run.pk, queued_ids(other), now=T0)
+    report = batch.send_batch(run.pk, queued_ids(other), now=T0)
 
     assert report.claimed == 0
     assert provider_sandbox.client.messages() == []
@@ -345,18 +345,18 @@ def test_a_retryable_failure_waits_with_backoff_then_fails_after_the_last_attemp
     run = started_run(campaign)
     [message_id] = queued_ids(run)
 
-    engine.send_batch(run.pk, [message_id], now=T0)
+    batch.send_batch(run.pk, [message_id], now=T0)
     message = Message.objects.get(pk=message_id)
     assert message.status == MessageStatus.WAITING and message.attempts == 1
     assert message.release_at > timezone.now() + timedelta(seconds=25)  # 30 s backoff
     assert "503" in message.error or message.error
 
     # Beat releases it when due; the second attempt fails too and is final.
-    assert engine.release_due(now=message.release_at + timedelta(seconds=1)) == 1
-    engine.send_batch(run.pk, [message_id], now=T0)
+    assert release.release_due(now=message.release_at + timedelta(seconds=1)) == 1
+    batch.send_batch(run.pk, [message_id], now=T0)
     message.refresh_from_db()
     assert message.status == MessageStatus.FAILED and message.attempts == 2
-    assert message.reason == engine.FAILED_RETRIES_EXHAUSTED
+    assert message.reason == batch.FAILED_RETRIES_EXHAUSTED
     assert provider_sandbox.client.messages() == []
     run.refresh_from_db()
     assert run.status == RunStatus.COMPLETED
@@ -368,9 +368,9 @@ def test_a_permanent_failure_is_recorded_and_not_retried(provider_sandbox):
     bad, good = people(2)
     provider_sandbox.client.set_faults("picky", reject_recipients=[bad.phone])
     run = started_run(campaign)
-    engine.send_batch(run.pk, queued_ids(run), now=T0)
+    batch.send_batch(run.pk, queued_ids(run), now=T0)
     failed = Message.objects.get(run=run, profile=bad)
-    assert failed.status == MessageStatus.FAILED and failed.reason == engine.FAILED_PERMANENT
+    assert failed.status == MessageStatus.FAILED and failed.reason == batch.FAILED_PERMANENT
     assert failed.error and failed.release_at is None
     assert Message.objects.get(run=run, profile=good).status == MessageStatus.SENT
 
@@ -381,7 +381,7 @@ def test_a_recipient_without_a_phone_any_more_is_skipped(provider_sandbox):
     [person] = people(1)
     run = started_run(campaign)
     type(person).objects.filter(pk=person.pk).update(phone="")
-    engine.send_batch(run.pk, queued_ids(run), now=T0)
+    batch.send_batch(run.pk, queued_ids(run), now=T0)
     message = Message.objects.get(run=run)
     assert (message.status, message.reason) == (MessageStatus.SKIPPED, SkipReason.NO_ADDRESS)
     assert provider_sandbox.client.messages() == []
@@ -395,9 +395,9 @@ def test_a_template_that_does_not_render_fails_the_row(provider_sandbox):
     )
     people(1)
     run = started_run(campaign)
-    engine.send_batch(run.pk, queued_ids(run), now=T0)
+    batch.send_batch(run.pk, queued_ids(run), now=T0)
     message = Message.objects.get(run=run)
-    assert (message.status, message.reason) == (MessageStatus.FAILED, engine.FAILED_RENDER)
+    assert (message.status, message.reason) == (MessageStatus.FAILED, batch.FAILED_RENDER)
     assert "body" in message.error
 
 
@@ -423,9 +423,9 @@ def test_policy_decisions_skip_and_delay_rows(provider_sandbox, monkeypatch):
             for row in rows
         ]
 
-    monkeypatch.setattr(engine.policies, "decide", decide)
+    monkeypatch.setattr(batch.policies, "decide", decide)
 
-    engine.send_batch(run.pk, queued_ids(run), now=T0)
+    batch.send_batch(run.pk, queued_ids(run), now=T0)
     rows = {m.profile_id: m for m in Message.objects.filter(run=run)}
     assert (rows[skip.pk].status, rows[skip.pk].reason) == (MessageStatus.SKIPPED, "capped")
     assert rows[wait.pk].status == MessageStatus.WAITING and rows[wait.pk].release_at == later
@@ -444,9 +444,9 @@ def test_throttle_tokens_are_taken_for_the_rows_to_send(provider_sandbox, monkey
     run = started_run(campaign)
     asked: list[tuple] = []
     monkeypatch.setattr(
-        engine.throttle, "acquire", lambda key, n, rate: asked.append((key, n, rate)) or 0.0
+        batch.throttle, "acquire", lambda key, n, rate: asked.append((key, n, rate)) or 0.0
     )
-    engine.send_batch(run.pk, queued_ids(run), now=T0)
+    batch.send_batch(run.pk, queued_ids(run), now=T0)
     assert asked == [(f"campaign:{campaign.pk}", 3, 600)]
     assert Message.objects.filter(run=run, status=MessageStatus.SENT).count() == 3
 
@@ -464,7 +464,7 @@ def test_a_batch_of_a_stopped_campaign_sends_nothing_and_skips_its_rows(provider
         status=MessageStatus.WAITING, release_at=T0 + timedelta(hours=1)
     )
     campaign_stop(campaign=campaign)
-    assert engine.send_batch(run.pk, ids, now=T0).claimed == 0
+    assert batch.send_batch(run.pk, ids, now=T0).claimed == 0
     statuses = set(Message.objects.filter(run=run).values_list("status", "reason"))
     assert statuses == {(MessageStatus.SKIPPED, SkipReason.STOPPED)}
     run.refresh_from_db()
@@ -480,7 +480,7 @@ def test_release_sweeps_a_stopped_campaigns_waiting_rows():
         status=MessageStatus.WAITING, release_at=T0 - timedelta(minutes=1)
     )
     campaign_stop(campaign=campaign)
-    assert engine.release_due(now=T0) == 0
+    assert release.release_due(now=T0) == 0
     assert set(Message.objects.filter(run=run).values_list("status", "reason")) == {
         (MessageStatus.SKIPPED, SkipReason.STOPPED)
     }
@@ -494,7 +494,7 @@ def test_a_run_stopped_during_its_snapshot_sends_nothing(
     run = CampaignRun.objects.create(campaign=campaign, scheduled_for=T0)
     campaign_stop(campaign=campaign)
     with django_capture_on_commit_callbacks(execute=True):
-        assert engine.run_start_and_fan_out(run.pk, now=T0) == 0
+        assert runs.run_start_and_fan_out(run.pk, now=T0) == 0
     run.refresh_from_db()
     assert run.status == RunStatus.STOPPED and published == []
 
@@ -517,7 +517,7 @@ def test_release_flips_due_rows_with_a_variant_and_enqueues_them(
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert engine.release_due(now=T0) == 1
+        assert release.release_due(now=T0) == 1
     released = Message.objects.get(pk=due)
     assert (released.status, released.release_at, released.reason) == ("queued", None, "")
     assert published == [("send_batch", (run.pk, [due]), "bulk")]
@@ -533,11 +533,11 @@ def test_a_send_claim_whose_lease_ran_out_is_queued_again():
     people(1)
     run = started_run(campaign)
     [message_id] = queued_ids(run)
-    engine._claim(run.pk, [message_id], now=T0)
+    batch._claim(run.pk, [message_id], now=T0)
     lease_end = Message.objects.get(pk=message_id).release_at
-    assert lease_end == T0 + engine.send_lease()
-    assert engine.release_due(now=lease_end - timedelta(seconds=1)) == 0
-    assert engine.release_due(now=lease_end) == 1
+    assert lease_end == T0 + batch.send_lease()
+    assert release.release_due(now=lease_end - timedelta(seconds=1)) == 0
+    assert release.release_due(now=lease_end) == 1
     assert Message.objects.get(pk=message_id).status == MessageStatus.QUEUED
 
 
@@ -549,11 +549,11 @@ def test_a_run_whose_batches_were_lost_is_requeued_after_the_stale_period(
     run = started_run(campaign)
     now = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
-        engine.enqueue_batches(run, now=now)
+        release.enqueue_batches(run, now=now)
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert engine.requeue_stale_runs(now + timedelta(seconds=30)) == 0
-        assert engine.requeue_stale_runs(now + engine.stale_after()) == 1
+        assert release.requeue_stale_runs(now + timedelta(seconds=30)) == 0
+        assert release.requeue_stale_runs(now + release.stale_after()) == 1
     assert published == [("send_batch", (run.pk, queued_ids(run)), "bulk")]
 
 
@@ -566,22 +566,22 @@ def test_only_the_runs_last_batch_in_flight_checks_whether_the_run_is_finished(
     people(4)
     run = started_run(campaign)
     with django_capture_on_commit_callbacks(execute=True):
-        assert engine.enqueue_batches(run) == 2
+        assert release.enqueue_batches(run) == 2
     checks = []
-    finish = engine.run_finish_if_done
+    finish = completion.run_finish_if_done
     monkeypatch.setattr(
-        engine,
+        batch,
         "run_finish_if_done",
         lambda run_id, **kw: checks.append(run_id) or finish(run_id, **kw),
     )
     (_, first, _), (_, second, _) = published
 
-    engine.send_batch(*first, now=T0)
+    batch.send_batch(*first, now=T0)
     assert checks == []  # another batch is in flight: no walk of the run's rows
     run.refresh_from_db()
     assert run.status == RunStatus.SENDING
 
-    engine.send_batch(*second, now=T0)
+    batch.send_batch(*second, now=T0)
     assert checks == [run.pk]
     run.refresh_from_db()
     assert run.status == RunStatus.COMPLETED
@@ -597,17 +597,17 @@ def test_a_run_whose_last_batch_was_lost_is_finished_after_the_stale_period(
     run = started_run(campaign)
     now = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
-        engine.enqueue_batches(run, now=now)
-    engine._batches_published(run.pk, 1)  # a second batch that will never arrive
+        release.enqueue_batches(run, now=now)
+    bookkeeping.batches_published(run.pk, 1)  # a second batch that will never arrive
     [(_, args, _)] = published
-    engine.send_batch(*args, now=now)
+    batch.send_batch(*args, now=now)
     run.refresh_from_db()
     assert run.status == RunStatus.SENDING  # it waits for the batch it still counts
 
-    assert engine.requeue_stale_runs(now + timedelta(seconds=30)) == 0
+    assert release.requeue_stale_runs(now + timedelta(seconds=30)) == 0
     run.refresh_from_db()
     assert run.status == RunStatus.SENDING
-    assert engine.requeue_stale_runs(now + engine.stale_after() + timedelta(seconds=1)) == 0
+    assert release.requeue_stale_runs(now + release.stale_after() + timedelta(seconds=1)) == 0
     run.refresh_from_db()
     assert run.status == RunStatus.COMPLETED
 
@@ -618,11 +618,11 @@ def test_a_pending_run_whose_task_was_lost_is_published_again(
     campaign = sms_campaign(next_run_at=None)
     run = CampaignRun.objects.create(campaign=campaign, scheduled_for=T0)
     with django_capture_on_commit_callbacks(execute=True):
-        assert engine.republish_pending_runs(timezone.now()) == 0
+        assert runs.republish_pending_runs(timezone.now()) == 0
     assert published == []
-    later = timezone.now() + engine.PENDING_RUN_GRACE + timedelta(seconds=1)
+    later = timezone.now() + runs.PENDING_RUN_GRACE + timedelta(seconds=1)
     with django_capture_on_commit_callbacks(execute=True):
-        assert engine.republish_pending_runs(later) == 1
+        assert runs.republish_pending_runs(later) == 1
     assert published == [("run_campaign", (run.pk,), "bulk")]
 
 
@@ -635,7 +635,7 @@ def test_a_campaign_with_an_occurrence_left_is_not_completed_by_its_run(provider
     )
     people(1)
     run = started_run(campaign)
-    engine.send_batch(run.pk, queued_ids(run), now=T0)
+    batch.send_batch(run.pk, queued_ids(run), now=T0)
     run.refresh_from_db()
     campaign.refresh_from_db()
     assert run.status == RunStatus.COMPLETED
@@ -659,7 +659,7 @@ def test_a_push_run_to_all_devices_sends_one_message_per_device(provider_sandbox
         delivery={"push_ttl_hours": 2},
     )
     run = started_run(campaign)
-    engine.send_batch(run.pk, queued_ids(run), now=T0)
+    batch.send_batch(run.pk, queued_ids(run), now=T0)
 
     delivered = provider_sandbox.client.messages("fcm-engine")
     assert sorted(d["recipient"] for d in delivered) == sorted(
@@ -696,7 +696,7 @@ def test_an_email_run_is_rendered_and_sent_from_the_campaigns_sender(provider_sa
         sender_email="deals@herald.test",
     )
     run = started_run(campaign)
-    engine.send_batch(run.pk, queued_ids(run), now=T0)
+    batch.send_batch(run.pk, queued_ids(run), now=T0)
     [delivered] = provider_sandbox.client.messages("mail")
     assert delivered["recipient"] == ann.email and delivered["subject"] == "For Ann"
     message = Message.objects.get(run=run)
@@ -722,8 +722,8 @@ def test_a_throttled_batch_sends_in_chunks_and_sees_stop_between_them(
             campaign_stop(campaign=campaign)  # pressed while the first chunk was out
         return 0.0
 
-    monkeypatch.setattr(engine.throttle, "acquire", acquire)
-    engine.send_batch(run.pk, queued_ids(run), now=T0)
+    monkeypatch.setattr(batch.throttle, "acquire", acquire)
+    batch.send_batch(run.pk, queued_ids(run), now=T0)
 
     assert asked == [2, 2]
     statuses = sorted(Message.objects.filter(run=run).values_list("status", "reason"))

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.campaigns.models import Campaign, CampaignStatus
 from apps.campaigns.services import campaign_stop
-from apps.delivery import engine
+from apps.delivery import release, runs
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 from apps.providers.services import provider_group_save
 from tests.delivery.factories import people, sms_campaign
@@ -62,7 +62,7 @@ def test_an_sms_campaign_fails_over_to_the_second_provider_and_each_arrives_once
     recipients = people(23)
     campaign = _past_campaign(provider_group=group)
 
-    assert engine.tick() == 1
+    assert runs.tick() == 1
     run = CampaignRun.objects.get(campaign=campaign)
     wait_for(
         lambda: CampaignRun.objects.filter(pk=run.pk, status=RunStatus.COMPLETED).exists(),
@@ -81,7 +81,7 @@ def test_an_sms_campaign_fails_over_to_the_second_provider_and_each_arrives_once
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.COMPLETED and campaign.next_run_at is None
     # A second beat tick starts nothing more.
-    assert engine.tick() == 0
+    assert runs.tick() == 0
     assert CampaignRun.objects.filter(campaign=campaign).count() == 1
 
 
@@ -91,7 +91,7 @@ def test_stop_mid_run_leaves_nothing_queued_and_nothing_more_arrives(worker, pro
     people(80)
     campaign = _past_campaign(provider=provider)
 
-    engine.tick()
+    runs.tick()
     run = CampaignRun.objects.get(campaign=campaign)
     wait_for(lambda: provider_sandbox.client.counts().get("slow", 0) >= BATCH, what="first sends")
     campaign_stop(campaign=campaign)
@@ -113,5 +113,5 @@ def test_stop_mid_run_leaves_nothing_queued_and_nothing_more_arrives(worker, pro
     assert max(Counter(d["recipient"] for d in delivered).values()) == 1
     run.refresh_from_db()
     assert run.status == RunStatus.STOPPED
-    assert engine.release_due() == 0  # the release job does not bring stopped rows back
+    assert release.release_due() == 0  # the release job does not bring stopped rows back
     assert provider_sandbox.client.counts().get("slow", 0) == sent

@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.accounts.services import account_settings_get
 from apps.audience.models import Event
 from apps.campaigns.services import campaign_stop
-from apps.delivery import engine, live
+from apps.delivery import live, release
 from apps.delivery.models import CampaignRun, Message, MessageStatus
 from config.celery_app import app as celery_app
 from tests.api.helpers import upload
@@ -420,10 +420,10 @@ def test_inaction_without_the_follow_up_is_released_when_the_window_closes(
     row = Message.objects.get(run__campaign=campaign)
     assert (row.status, row.release_at) == (MessageStatus.WAITING, ts + timedelta(minutes=10))
 
-    engine.release_due(ts + timedelta(minutes=9))
+    release.release_due(ts + timedelta(minutes=9))
     row.refresh_from_db()
     assert row.status == MessageStatus.WAITING
-    engine.release_due(ts + timedelta(minutes=10, seconds=1))
+    release.release_due(ts + timedelta(minutes=10, seconds=1))
     row.refresh_from_db()
     assert row.status == MessageStatus.QUEUED  # the send batch is published on commit
 

@@ -279,10 +279,10 @@ def test_a_run_that_sent_reads_completed_with_no_reason():
 
 
 def test_every_failure_reason_of_the_engine_has_a_label():
-    from apps.delivery import engine
+    from apps.delivery import batch
     from apps.delivery.selectors import FAILED_LABELS
 
-    reasons = {value for name, value in vars(engine).items() if name.startswith("FAILED_")}
+    reasons = {value for name, value in vars(batch).items() if name.startswith("FAILED_")}
     assert reasons == set(FAILED_LABELS)
 
 

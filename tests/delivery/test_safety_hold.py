@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from apps.campaigns.models import Campaign, CampaignStatus
-from apps.delivery import engine
+from apps.delivery import runs
 from apps.delivery.models import CampaignRun, Message, RunStatus
 from tests.delivery.factories import T0, people, sms_campaign
 
@@ -27,7 +27,7 @@ def test_a_run_above_the_safety_cap_sends_nothing_and_holds_its_campaign():
     campaign = sms_campaign(status=CampaignStatus.RUNNING, next_run_at=None, safety_cap=2)
     run = _run(campaign)
 
-    assert engine.run_start_and_fan_out(run.pk, now=T0) == 0
+    assert runs.run_start_and_fan_out(run.pk, now=T0) == 0
 
     run.refresh_from_db()
     campaign.refresh_from_db()
@@ -50,9 +50,9 @@ def test_a_held_recurring_campaign_starts_no_later_occurrence():
     campaign = sms_campaign(
         campaign_type="recurring", status=CampaignStatus.RUNNING, next_run_at=tomorrow, safety_cap=2
     )
-    engine.run_start_and_fan_out(_run(campaign).pk, now=T0)
+    runs.run_start_and_fan_out(_run(campaign).pk, now=T0)
 
-    assert engine.tick(now=tomorrow + timedelta(minutes=1)) == 0
+    assert runs.tick(now=tomorrow + timedelta(minutes=1)) == 0
 
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT and campaign.next_run_at is None
@@ -65,9 +65,9 @@ def test_a_redelivered_run_task_holds_the_campaign_once():
     people(3)
     campaign = sms_campaign(status=CampaignStatus.RUNNING, next_run_at=None, safety_cap=2)
     run = _run(campaign)
-    engine.run_start_and_fan_out(run.pk, now=T0)
+    runs.run_start_and_fan_out(run.pk, now=T0)
 
-    engine.run_start_and_fan_out(run.pk, now=T0 + timedelta(minutes=5))
+    runs.run_start_and_fan_out(run.pk, now=T0 + timedelta(minutes=5))
 
     campaign.refresh_from_db()
     assert campaign.safety_held_at == T0  # the first refusal's mark, not re-stamped
@@ -77,7 +77,7 @@ def test_a_stale_refusal_does_not_hold_a_campaign_scheduled_again_since():
     people(3)
     campaign = sms_campaign(status=CampaignStatus.RUNNING, next_run_at=None, safety_cap=2)
     run = _run(campaign)
-    engine.run_start_and_fan_out(run.pk, now=T0)
+    runs.run_start_and_fan_out(run.pk, now=T0)
     # The marketer narrowed nothing yet but scheduled it again for later (mark cleared)…
     later = T0 + timedelta(hours=1)
     Campaign.objects.filter(pk=campaign.pk).update(
@@ -91,7 +91,7 @@ def test_a_stale_refusal_does_not_hold_a_campaign_scheduled_again_since():
     )
 
     # …then the old run's task is redelivered.
-    engine.run_start_and_fan_out(run.pk, now=later + timedelta(minutes=1))
+    runs.run_start_and_fan_out(run.pk, now=later + timedelta(minutes=1))
 
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.SCHEDULED and not campaign.is_safety_held
@@ -104,9 +104,9 @@ def test_a_run_refused_for_want_of_an_audience_does_not_hold_the_campaign():
         status=CampaignStatus.RUNNING, next_run_at=None, safety_cap=2, audience_definition=None
     )
     run = _run(campaign)
-    engine.run_start_and_fan_out(run.pk, now=T0)
+    runs.run_start_and_fan_out(run.pk, now=T0)
     # The redelivered task finds the run refused: it is not the safety check's refusal.
-    engine.run_start_and_fan_out(run.pk, now=T0 + timedelta(minutes=5))
+    runs.run_start_and_fan_out(run.pk, now=T0 + timedelta(minutes=5))
 
     run.refresh_from_db()
     campaign.refresh_from_db()
@@ -122,7 +122,7 @@ def test_a_run_within_the_safety_cap_does_not_hold_the_campaign():
     campaign = sms_campaign(status=CampaignStatus.RUNNING, next_run_at=None, safety_cap=2)
     run = _run(campaign)
 
-    assert engine.run_start_and_fan_out(run.pk, now=T0) == 1
+    assert runs.run_start_and_fan_out(run.pk, now=T0) == 1
 
     run.refresh_from_db()
     campaign.refresh_from_db()

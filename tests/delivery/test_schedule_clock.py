@@ -248,7 +248,7 @@ def test_several_dates_each_run_once_at_their_time_and_the_campaign_ends_after_t
 def test_dates_missed_while_beat_was_down_are_not_sent_in_a_burst(
     start_beat, sandbox_provider, provider_sandbox
 ):
-    """engine.py: the occurrence that was due runs once, late; the next one is looked for
+    """runs.py: the occurrence that was due runs once, late; the next one is looked for
     from now, so the dates that went by meanwhile are skipped."""
     beat = start_beat(CREATED)
     recipients = people(2)

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from apps.campaigns.models import Campaign, CampaignStatus
 from apps.core.roles import Role
-from apps.delivery import engine
+from apps.delivery import completion, runs
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 from tests.accounts.factories import UserFactory
 from tests.audience.factories import ProfileFactory
@@ -51,7 +51,7 @@ def test_the_header_badge_follows_the_panel_when_the_run_ends_with_nothing_sent(
     Message.objects.filter(run=run).update(
         status=MessageStatus.SKIPPED, reason=SkipReason.UNSUBSCRIBED
     )
-    assert engine.run_finish_if_done(run.pk)
+    assert completion.run_finish_if_done(run.pk)
 
     expect(status).to_have_text("Completed — nothing sent", timeout=8_000)
     expect(status.locator(".badge")).to_have_attribute("title", "2 skipped: Unsubscribed (2).")
@@ -76,7 +76,7 @@ def test_a_run_refused_at_the_start_sends_the_header_back_to_draft(page):
     status = page.locator("h1 #campaign-status")
     expect(status).to_have_text("Running")
 
-    engine.run_start_and_fan_out(run.pk)  # the run task: refused, the campaign has no audience
+    runs.run_start_and_fan_out(run.pk)  # the run task: refused, the campaign has no audience
 
     expect(status).to_have_text("DraftRun refused", timeout=8_000)
     expect(page.locator("#campaign-delivery")).to_contain_text(

@@ -450,7 +450,7 @@ def test_a_campaign_held_by_the_safety_check_says_why_and_is_fixed_from_the_over
     """A one-time SMS campaign capped at 2 people meets an audience of 3 when its run starts
     (the engine's own run task): nothing is sent, the list badges it, its page and the
     overview say why, and raising the cap from the banner's link then scheduling clears it."""
-    from apps.delivery import engine
+    from apps.delivery import runs
     from apps.delivery.models import CampaignRun, RunStatus
 
     cache.clear()
@@ -477,7 +477,7 @@ def test_a_campaign_held_by_the_safety_check_says_why_and_is_fixed_from_the_over
         wizard_step=WizardStep.SCHEDULE,
     )
     run = CampaignRun.objects.create(campaign=campaign, scheduled_for=timezone.now())
-    engine.run_start_and_fan_out(run.pk)
+    runs.run_start_and_fan_out(run.pk)
     run.refresh_from_db()
     assert run.status == RunStatus.REFUSED
     errors = _watch_errors(page)

@@ -24,7 +24,7 @@ a scheduled live campaign running.
 
 Decisions where the product documents are silent:
 - days are the account time zone's: a live campaign has one CampaignRun per day
-  (engine.live_run_for: scheduled_for = that date's UTC midnight, a label), and the
+  (runs.live_run_for: scheduled_for = that date's UTC midnight, a label), and the
   (run, profile) uniqueness means one message per profile per campaign per day at most —
   a second trigger the same day is ignored, unless the first was cancelled by its follow-up
   (then the new trigger re-arms the row);

@@ -15,8 +15,8 @@ from apps.campaigns.services import campaign_live_started
 from apps.providers.models import Channel
 from apps.segments.compiler import PROFILE_ALIAS, definition_sql
 
-from .. import engine
 from ..models import CampaignRun, MessageStatus
+from ..runs import live_run_for
 from ..snapshot import CONTROL_SEED, bucket_sql, device_join_sql, reachable_sql, variant_sql
 from .constants import COUNTED_STATUSES, VARIANT_SEED
 from .timing import _live_when
@@ -98,7 +98,7 @@ def _insert_waiting(
     the day's run. Returns how many wait to be sent."""
     if not rows:
         return 0
-    run = engine.live_run_for(campaign, day)
+    run = live_run_for(campaign, day)
     cond, cond_params = definition_sql(definition, now=now, tz_name=str(tz))
     cond = cond.replace(PROFILE_ALIAS, "p")
     limited, limit_params = _limit_sql(campaign, day)
