@@ -56,8 +56,8 @@ def route_choices(channel: str) -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 # What "Send through" reaches, said where it is chosen. A push campaign sends every device
-# of its audience through its one provider (engine._route): FCM takes Android, iOS (through
-# the APNs key set up in Firebase) and web tokens; APNs takes iOS tokens only.
+# of its audience through its one provider (providers.routing.route_for): FCM takes Android,
+# iOS (through the APNs key set up in Firebase) and web tokens; APNs takes iOS tokens only.
 ROUTE_HELP = {
     Channel.PUSH: (
         "Needed to schedule. One provider sends to every device in the audience: an FCM "
