@@ -4,14 +4,12 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.htmx import wants_partial
 from apps.core.roles import Role, role_allows, role_required
-from apps.delivery import selectors as delivery_selectors
 
 from . import selectors, services
 from .forms import CampaignFilterForm
@@ -77,8 +75,6 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "sections": [
             section for section in step_summaries(campaign) if section["step"].slug != "test"
         ],
-        # The current run's progress, the A/B result and the run history (polled by htmx).
-        "delivery": delivery_selectors.campaign_progress(campaign, now=timezone.now()),
     }
     return render(request, "campaigns/campaign_detail.html", context)
 

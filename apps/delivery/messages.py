@@ -1,93 +1,15 @@
-"""A rendered message (content.render_message's dict for one profile) turned into the
-provider-neutral message an adapter sends. Shared by the send batches (batch.py) and the
-wizard's test sends, so a test shows exactly what a run would send."""
+"""A run's message for one row: the recipient's address and the provider message (built by
+campaigns.messages) with the run's idempotency key and push identity."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from django.utils.html import escape
-
+from apps.campaigns.messages import email_message, push_message, sms_message
 from apps.campaigns.models import Campaign
-from apps.providers.adapters.base import EmailMessage, PushMessage, SmsMessage
-from apps.providers.models import Channel, Provider
+from apps.providers.models import Channel
 
 from .models import CampaignRun, Message
-
-
-def sms_message(to: str, rendered: dict) -> SmsMessage:
-    def pairs(key: str) -> dict[str, str]:
-        return {
-            str(pair.get("key", "")): str(pair.get("value", ""))
-            for pair in rendered.get(key) or []
-            if isinstance(pair, dict) and pair.get("key")
-        }
-
-    variables = pairs("template_variables")
-    return SmsMessage(
-        to=to,
-        body=str(rendered.get("body") or ""),
-        template_id=str(rendered.get("template_id") or ""),
-        template_variables=list(variables.values()),
-        body_values=variables,
-        global_values=pairs("key_values"),
-    )
-
-
-def email_message(campaign: Campaign, provider: Provider, to: str, rendered: dict) -> EmailMessage:
-    provider_settings = provider.settings or {}
-    html = str(rendered.get("html") or "")
-    if rendered.get("preheader") and html:
-        # The inbox preview line: hidden text first in the body, as mail clients read it.
-        preheader = escape(str(rendered["preheader"]))
-        html = f'<div style="display:none;max-height:0;overflow:hidden">{preheader}</div>{html}'
-    return EmailMessage(
-        to=to,
-        subject=str(rendered.get("subject") or ""),
-        html=html,
-        text=str(rendered.get("text") or ""),
-        from_email=campaign.sender_email or provider_settings.get("from_email", ""),
-        from_name=str(
-            rendered.get("sender_name")
-            or campaign.sender_name
-            or provider_settings.get("from_name", "")
-        ),
-        reply_to=campaign.reply_to_email,
-    )
-
-
-def push_message(token: str, platform: str, rendered: dict) -> PushMessage:
-    custom = rendered.get("custom_kv") or {}
-    data = {str(k): str(v) for k, v in (custom.get(platform) or {}).items()}
-    if rendered.get("deep_link"):
-        data.setdefault("deep_link", str(rendered["deep_link"]))
-    options: dict[str, object] = {}
-    for option, key in (
-        ("image", "image_url"),
-        ("sound", "sound"),
-        ("category", "category"),
-        ("collapse_key", "collapse_key"),
-        ("collapse_id", "collapse_key"),
-        ("channel_id", "android_channel_id"),
-        ("link", "external_url"),
-    ):
-        if rendered.get(key):
-            options[option] = rendered[key]
-    if rendered.get("badge") not in (None, ""):
-        options["badge"] = rendered["badge"]
-    if rendered.get("android_priority"):
-        options["priority"] = rendered["android_priority"]
-    for flag in ("mutable_content", "content_available"):
-        if rendered.get(flag):
-            options[flag] = True
-    return PushMessage(
-        token=token,
-        platform=platform,
-        title=str(rendered.get("title") or ""),
-        body=str(rendered.get("body") or ""),
-        data=data,
-        options=options,
-    )
 
 
 def recipient_address(channel: str, row: Message) -> tuple[str, str] | None:

@@ -23,6 +23,7 @@ from apps.campaigns.services import (
 )
 from apps.providers.services import provider_create
 from tests.segments.factories import SegmentFactory
+from tests.segments.helpers import CHARGED_LAST_30_DAYS
 
 pytestmark = pytest.mark.django_db
 
@@ -48,15 +49,7 @@ AUDIENCE = {
     "limit_overall": "5000",
     "limit_daily": "1000",
     "control_group_percent": "10",
-    "kind": "past",
-    "match": "all",
-    "cond-0-type": "event",
-    "cond-0-did": "did",
-    "cond-0-event": "Charged",
-    "cond-0-period": "last_days",
-    "cond-0-days": "30",
-    "cond-0-count_op": "at_least",
-    "cond-0-count_n": "1",
+    **CHARGED_LAST_30_DAYS,
 }
 
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from apps.campaigns.models import Campaign, CampaignStatus, WizardStep
-from apps.delivery.test_send import campaign_test_send, phone_number_normalise
+from apps.campaigns.test_send import campaign_test_send, phone_number_normalise
 from apps.providers.services import provider_create, provider_group_save
 from tests.audience.factories import DeviceFactory, ProfileFactory
 from tests.campaigns.factories import CampaignFactory

@@ -14,6 +14,7 @@ from apps.campaigns.wizard.steps import who
 from apps.segments.estimates import segment_estimate
 from tests.campaigns.factories import CampaignFactory
 from tests.segments.factories import DeviceFactory, ProfileFactory, SegmentFactory
+from tests.segments.helpers import CHARGED_LAST_30_DAYS
 
 pytestmark = pytest.mark.django_db
 
@@ -34,17 +35,7 @@ LIVE_INACTION = {
     },
 }
 # The builder's fields for "did Charged at least once in the last 30 days".
-ONE_CONDITION = {
-    "kind": "past",
-    "match": "all",
-    "cond-0-type": "event",
-    "cond-0-did": "did",
-    "cond-0-event": "Charged",
-    "cond-0-period": "last_days",
-    "cond-0-days": "30",
-    "cond-0-count_op": "at_least",
-    "cond-0-count_n": "1",
-}
+ONE_CONDITION = CHARGED_LAST_30_DAYS
 
 
 @pytest.fixture(autouse=True)

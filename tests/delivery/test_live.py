@@ -364,42 +364,36 @@ def test_a_campaign_saved_live_is_picked_up_by_the_index():
     assert [m.campaign_id for m in live.live_index()[CART]] == [campaign.pk]
 
 
+@pytest.fixture
+def enqueued(monkeypatch) -> list:
+    """The event ids the Upload API hands to the live-events task (its .delay recorded)."""
+    called: list = []
+    task = celery_app.tasks["delivery.live_events_stored"]
+    monkeypatch.setattr(task, "delay", lambda ids: called.append(ids))
+    return called
+
+
 def test_an_upload_without_live_events_enqueues_nothing(
-    client, api_headers, django_capture_on_commit_callbacks, monkeypatch
+    client, api_headers, django_capture_on_commit_callbacks, enqueued
 ):
     _cart_campaign()
     live_person()
-    called = []
-    task = celery_app.tasks["delivery.live_events_stored"]
-    monkeypatch.setattr(task, "delay", lambda ids: called.append(ids))
-    _upload(
-        client,
-        api_headers,
-        [live_event("jane", "App Launched", _a_minute_ago())],
-        django_capture_on_commit_callbacks,
-    )
-    assert called == []
+    events = [live_event("jane", "App Launched", _a_minute_ago())]
+    _upload(client, api_headers, events, django_capture_on_commit_callbacks)
+    assert enqueued == []
 
 
 def test_an_upload_with_a_live_event_enqueues_only_its_id(
-    client, api_headers, django_capture_on_commit_callbacks, monkeypatch
+    client, api_headers, django_capture_on_commit_callbacks, enqueued
 ):
     _cart_campaign()
     live_person()
-    called = []
-    task = celery_app.tasks["delivery.live_events_stored"]
-    monkeypatch.setattr(task, "delay", lambda ids: called.append(ids))
-    _upload(
-        client,
-        api_headers,
-        [
-            live_event("jane", "App Launched", _a_minute_ago()),
-            live_event("jane", CART, _a_minute_ago()),
-        ],
-        django_capture_on_commit_callbacks,
-    )
-    cart = Event.objects.get(name=CART)
-    assert called == [[cart.pk]]
+    events = [
+        live_event("jane", "App Launched", _a_minute_ago()),
+        live_event("jane", CART, _a_minute_ago()),
+    ]
+    _upload(client, api_headers, events, django_capture_on_commit_callbacks)
+    assert enqueued == [[Event.objects.get(name=CART).pk]]
 
 
 # --------------------------------------------------------------------------- inaction

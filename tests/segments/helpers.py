@@ -10,9 +10,9 @@ INDIA = definition_validate(
     {"profile": [{"name": "Country", "operator": "equals", "value": "India"}]}
 )
 
-# The builder's form as the browser posts it: charged more than 100 in the last 30 days, in India.
-CHARGED_IN_INDIA = {
-    "name": "Indian big spenders",
+# The builder's fields as the browser posts them for one condition: charged at least once in
+# the last 30 days (the segment page, the wizard's Who step and the save-services tests).
+CHARGED_LAST_30_DAYS = {
     "kind": "past",
     "match": "all",
     "cond-0-type": "event",
@@ -22,6 +22,12 @@ CHARGED_IN_INDIA = {
     "cond-0-days": "30",
     "cond-0-count_op": "at_least",
     "cond-0-count_n": "1",
+}
+
+# ... charged more than 100 of it, in India.
+CHARGED_IN_INDIA = {
+    "name": "Indian big spenders",
+    **CHARGED_LAST_30_DAYS,
     "cond-0-prop-0-name": "Amount",
     "cond-0-prop-0-operator": "greater_than",
     "cond-0-prop-0-value": "100",

@@ -17,16 +17,16 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 
 from apps.audience.models import Profile
-from apps.delivery.test_send import (
-    campaign_test_route,
-    campaign_test_send,
-    phone_number_normalise,
-)
 from apps.message_templates.selectors import preview_profile_search
 from apps.providers.models import Channel, ProviderGroup
 
 from ...content import campaign_variants
 from ...models import Campaign, WizardStep
+from ...test_send import (
+    campaign_test_route,
+    campaign_test_send,
+    phone_number_normalise,
+)
 from .. import frame as wizard
 
 TEMPLATE = "campaigns/wizard/test.html"

@@ -1,7 +1,7 @@
 """Test sends (the wizard's Test step): the campaign's message, rendered for chosen test
 profiles or typed phone numbers, sent at once through the campaign's own route, with each
-provider's answer. Not campaign messages: no run, no Message rows, no caps or DND. Lives in
-delivery because it builds provider messages as the engine does (delivery.messages)."""
+provider's answer. Not campaign messages: no run, no Message rows, no caps or DND. It builds
+the provider messages as the engine does (campaigns.messages)."""
 
 import logging
 import re
@@ -11,15 +11,15 @@ from dataclasses import dataclass, field, replace
 from django.db.models import F
 
 from apps.audience.models import Profile
-from apps.campaigns.content import ContentInvalid, campaign_variants, render_message
-from apps.campaigns.models import Campaign
 from apps.providers.adapters.base import SendResult, SendStatus
 from apps.providers.groups import group_send_sms
 from apps.providers.kinds import adapter_send
 from apps.providers.models import Channel, Provider, ProviderGroup
 from apps.providers.routing import route_for
 
+from .content import ContentInvalid, campaign_variants, render_message
 from .messages import email_message, push_message, sms_message
+from .models import Campaign
 
 log = logging.getLogger(__name__)
 
