@@ -6,6 +6,8 @@ profile is then a handful of `random` calls and string joins, which is what make
 profiles with 40 million events feasible on a small machine.
 
 This module imports nothing from Django so that the loader's worker processes start fast.
+It is longer than ~400 lines on purpose: most of it is reference tables (currencies, area
+codes, products, devices), kept beside the one generator that reads them in its hot loop.
 Rows come out as tuples of plain values (epoch seconds for times, pre-serialised JSON for
 properties); `copy_lines_*` turn them into PostgreSQL COPY text.
 """

@@ -32,6 +32,10 @@ Shapes written so that indexes can serve them (PostgreSQL matches index expressi
 The correlation to the outer profile row is written against a placeholder that is replaced by
 the profile table's alias at SQL compile time, so the queryset still works when Django nests it
 as a subquery (`profile__in=...`, INSERT ... SELECT) and relabels the table to U0.
+
+Longer than ~400 lines on purpose: the JSON-value comparisons and the sections call each other
+(an event condition filters its properties as JSON values; a between or a list of values is
+and-ed and or-ed as sections are), so halves would import each other.
 """
 
 from __future__ import annotations
