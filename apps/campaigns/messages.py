@@ -53,6 +53,14 @@ def email_message(campaign: Campaign, provider: Provider, to: str, rendered: dic
     )
 
 
+# The What step's tray priority → FCM's AndroidNotification.notification_priority.
+ANDROID_TRAY_PRIORITY = {
+    "default": "PRIORITY_DEFAULT",
+    "high": "PRIORITY_HIGH",
+    "max": "PRIORITY_MAX",
+}
+
+
 def push_message(token: str, platform: str, rendered: dict) -> PushMessage:
     custom = rendered.get("custom_kv") or {}
     data = {str(k): str(v) for k, v in (custom.get(platform) or {}).items()}
@@ -72,8 +80,11 @@ def push_message(token: str, platform: str, rendered: dict) -> PushMessage:
             options[option] = rendered[key]
     if rendered.get("badge") not in (None, ""):
         options["badge"] = rendered["badge"]
-    if rendered.get("android_priority"):
-        options["priority"] = rendered["android_priority"]
+    # The wizard's "Android priority" is the notification's place in the tray, not how urgently
+    # the push is delivered: it must never become APNs' apns-priority or FCM's android.priority
+    # (both answer 400 to "default" or "max"), so it has its own option.
+    if rendered.get("android_priority") in ANDROID_TRAY_PRIORITY:
+        options["notification_priority"] = ANDROID_TRAY_PRIORITY[rendered["android_priority"]]
     for flag in ("mutable_content", "content_available"):
         if rendered.get(flag):
             options[flag] = True

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from apps.campaigns.messages import push_message
 from apps.providers.adapters.base import ProviderConfig, PushMessage, SendStatus
 from apps.providers.kinds import adapter_for
 from apps.providers.kinds.apns import adapter as apns_module
@@ -262,3 +263,22 @@ def test_apns_wire_refuses_missing_or_malformed_provider_tokens_and_oversized_pa
     assert (malformed.status, malformed.body) == (403, {"reason": "InvalidProviderToken"})
     assert (too_large.status, too_large.body) == (413, {"reason": "PayloadTooLarge"})
     assert missing.deliveries == malformed.deliveries == too_large.deliveries == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tray", ["default", "high", "max"])
+def test_a_campaign_push_with_any_android_tray_priority_is_accepted_by_apns_at_priority_ten(
+    provider_sandbox, p8_key, tray
+):
+    # The What step's Android tray priority once became apns-priority ("default": 400
+    # BadPriority, so every iOS campaign push failed); it is not APNs' business.
+    message = push_message(
+        DEVICE, "ios", {"title": "Sale", "body": "Now", "android_priority": tray}
+    )
+    label = f"apns-tray-{tray}"
+
+    [result] = apns(provider_sandbox, label, p8_key).send([message])
+
+    assert result.status is SendStatus.ACCEPTED, result.error
+    [received] = provider_sandbox.client.messages(label)
+    assert received["extra"]["headers"]["apns-priority"] == "10"

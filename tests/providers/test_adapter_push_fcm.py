@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from apps.campaigns.messages import push_message
 from apps.providers.adapters.base import ProviderConfig, PushMessage, SendStatus
 from apps.providers.kinds import adapter_for
 from apps.providers.kinds.fcm import adapter as fcm_module
@@ -281,19 +282,21 @@ def test_fcm_wire_token_endpoint_refuses_a_wrong_grant_and_an_unsigned_jwt():
     assert (unsigned.status, unsigned.body["error"]) == (400, "invalid_grant")
 
 
-def test_fcm_wire_refuses_non_string_data_and_a_missing_token():
-    match = WIRE.matches("POST", "/v1/projects/p/messages:send")
+def _wire_send(message, auth="Bearer ya29.sandbox.x.y"):
+    """One messages:send request straight to the sandbox's FCM wire."""
+    request = SandboxRequest(
+        label="fcm",
+        method="POST",
+        path="/v1/projects/p/messages:send",
+        query={},
+        headers={"authorization": auth},
+        body=json.dumps({"message": message}).encode(),
+    )
+    return WIRE.handle(request, WIRE.matches("POST", "/v1/projects/p/messages:send"), FaultPlan())
 
-    def send(message, auth="Bearer ya29.sandbox.x.y"):
-        request = SandboxRequest(
-            label="fcm",
-            method="POST",
-            path="/v1/projects/p/messages:send",
-            query={},
-            headers={"authorization": auth},
-            body=json.dumps({"message": message}).encode(),
-        )
-        return WIRE.handle(request, match, FaultPlan())
+
+def test_fcm_wire_refuses_non_string_data_and_a_missing_token():
+    send = _wire_send
 
     bad_data = send({"token": TOKEN, "data": {"n": 1}})
     no_auth = send({"token": TOKEN}, auth="")
@@ -302,3 +305,40 @@ def test_fcm_wire_refuses_non_string_data_and_a_missing_token():
     assert bad_data.body["error"]["details"][0]["errorCode"] == "INVALID_ARGUMENT"
     assert (no_auth.status, no_auth.body["error"]["status"]) == (401, "UNAUTHENTICATED")
     assert bad_data.deliveries == [] and no_auth.deliveries == []
+
+
+def test_fcm_wire_refuses_an_android_priority_or_tray_priority_fcm_does_not_know():
+    tray_word = _wire_send({"token": TOKEN, "android": {"priority": "max"}})
+    bad_tray = _wire_send(
+        {"token": TOKEN, "android": {"notification": {"notification_priority": "max"}}}
+    )
+    fine = _wire_send(
+        {
+            "token": TOKEN,
+            "android": {
+                "priority": "high",
+                "notification": {"notification_priority": "PRIORITY_MAX"},
+            },
+        }
+    )
+
+    assert tray_word.status == 400 and '"max"' in tray_word.body["error"]["message"]
+    assert "android.priority" in tray_word.body["error"]["message"]
+    assert bad_tray.status == 400 and "notification_priority" in bad_tray.body["error"]["message"]
+    assert fine.status == 200 and len(fine.deliveries) == 1
+
+
+@pytest.mark.slow
+def test_a_campaign_push_with_tray_priority_max_reaches_fcm_as_notification_priority(
+    provider_sandbox, rsa_key
+):
+    rendered = {"title": "Sale", "body": "Now", "android_priority": "max"}
+    message = push_message(TOKEN, "android", rendered)
+
+    [result] = fcm(provider_sandbox, "fcm-tray", rsa_key).send([message])
+
+    assert result.status is SendStatus.ACCEPTED, result.error
+    [received] = provider_sandbox.client.messages("fcm-tray")
+    android = received["extra"]["android"]
+    assert android["priority"] == "high"  # delivery priority: not the tray's word
+    assert android["notification"]["notification_priority"] == "PRIORITY_MAX"

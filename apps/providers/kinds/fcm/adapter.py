@@ -216,6 +216,10 @@ class FcmAdapter(Adapter):
             android_notification = {
                 key: str(options[key]) for key in ("sound", "channel_id", "icon") if key in options
             }
+            if options.get("notification_priority"):
+                android_notification["notification_priority"] = str(
+                    options["notification_priority"]
+                )
             if android_notification:
                 android["notification"] = android_notification
             body["android"] = android

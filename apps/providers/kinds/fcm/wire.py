@@ -10,7 +10,8 @@ endpoint beside it.
   and `{"message": {"token", "notification", "data", "android", "webpush", ...}}`: success
   `{"name": "projects/<project>/messages/<id>"}`; errors `{"error": {"code", "message",
   "status", "details": [{"@type": ...FcmError, "errorCode"}]}}`: 401 UNAUTHENTICATED,
-  400 INVALID_ARGUMENT (malformed token, non-string data), 404 UNREGISTERED (tokens the
+  400 INVALID_ARGUMENT (malformed token, non-string data, an android.priority or
+  notification_priority FCM does not know), 404 UNREGISTERED (tokens the
   fault plan rejects)."""
 
 from __future__ import annotations
@@ -33,6 +34,38 @@ REGISTRATION_TOKEN_RE = re.compile(r"[A-Za-z0-9_:\-]{20,4096}")
 
 def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+ANDROID_PRIORITIES = ("NORMAL", "HIGH")
+NOTIFICATION_PRIORITIES = (
+    "PRIORITY_UNSPECIFIED",
+    "PRIORITY_MIN",
+    "PRIORITY_LOW",
+    "PRIORITY_DEFAULT",
+    "PRIORITY_HIGH",
+    "PRIORITY_MAX",
+)
+
+
+def _android_problem(android: object) -> str | None:
+    """What FCM v1 refuses in `message.android`: enum values it does not know (it reads
+    AndroidMessagePriority case-insensitively, as Google's JSON parsers do)."""
+    if not isinstance(android, dict):
+        return "Invalid value at 'message.android': expected an object"
+    priority = android.get("priority")
+    if priority is not None and str(priority).upper() not in ANDROID_PRIORITIES:
+        return (
+            "Invalid value at 'message.android.priority' "
+            f'(type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority), "{priority}"'
+        )
+    notification = android.get("notification") or {}
+    tray = notification.get("notification_priority") if isinstance(notification, dict) else None
+    if tray is not None and tray not in NOTIFICATION_PRIORITIES:
+        return (
+            "Invalid value at 'message.android.notification.notification_priority' "
+            f'(type.googleapis.com/google.firebase.fcm.v1.NotificationPriority), "{tray}"'
+        )
+    return None
 
 
 def _oauth_error(error: str, description: str) -> WireReply:
@@ -126,6 +159,9 @@ class FcmWire(Wire):
                 "Invalid value at 'message.data': values must be strings",
                 "INVALID_ARGUMENT",
             )
+        android = message.get("android") or {}
+        if problem := _android_problem(android):
+            return _fcm_error(400, "INVALID_ARGUMENT", problem, "INVALID_ARGUMENT")
         if faults.rejects(token):
             return _fcm_error(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED")
 
