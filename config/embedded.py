@@ -254,17 +254,10 @@ class EmbeddedPostgres:
         return ready.returncode == 0
 
     def _stop_orphan(self) -> None:
-        """A server left running by a launcher that was killed holds the data folder: stop it
-        (fast shutdown, committed data is safe) so this run supervises its own."""
-        pid_file = self.data_dir / "postmaster.pid"
-        if not pid_file.exists():
-            return
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            pid = int(pid_file.read_text().splitlines()[0])
-            if process_alive(pid) and str(self.data_dir) in _command_line(pid):
-                _say(f"stopping an embedded PostgreSQL left running by an earlier run (pid {pid})")
-                os.kill(pid, signal.SIGINT)
-                _wait_for_exit(pid, timeout=30)
+        # SIGINT: fast shutdown, committed data is safe.
+        _stop_left_running(
+            self.data_dir / "postmaster.pid", str(self.data_dir), signal.SIGINT, "PostgreSQL"
+        )
 
     def stop(self) -> None:
         # SIGINT is PostgreSQL's fast shutdown: sessions end, committed data is on disk.
@@ -377,13 +370,9 @@ class EmbeddedRedis:
             return False
 
     def _stop_orphan(self) -> None:
-        pid_file = self.data_dir / "redis.pid"
-        with contextlib.suppress(OSError, ValueError):
-            pid = int(pid_file.read_text().strip())
-            if process_alive(pid) and str(self.socket_path) in _command_line(pid):
-                _say(f"stopping an embedded Redis left running by an earlier run (pid {pid})")
-                os.kill(pid, signal.SIGTERM)
-                _wait_for_exit(pid, timeout=30)
+        _stop_left_running(
+            self.data_dir / "redis.pid", str(self.socket_path), signal.SIGTERM, "Redis"
+        )
 
     def stop(self) -> None:
         # SIGTERM makes redis-server save (when durable) and exit.
@@ -416,6 +405,18 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _stop_left_running(pid_file: Path, marker: str, sig: int, what: str) -> None:
+    """A server left running by a launcher that was killed holds its data folder: stop it so
+    this run supervises its own. Only a live process whose command line names `marker` (our
+    data folder or socket) is ours: a pid in a stale pid file may be anyone's."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        pid = int(pid_file.read_text().split()[0])
+        if process_alive(pid) and marker in _command_line(pid):
+            _say(f"stopping an embedded {what} left running by an earlier run (pid {pid})")
+            os.kill(pid, sig)
+            _wait_for_exit(pid, timeout=30)
 
 
 def _wait_for_exit(pid: int, *, timeout: float) -> None:
