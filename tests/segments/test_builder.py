@@ -11,6 +11,7 @@ from apps.segments import builder
 from apps.segments.definitions import definition_validate
 from apps.segments.models import Segment
 from tests.segments.factories import SegmentFactory
+from tests.segments.helpers import CHARGED_LAST_30_DAYS
 
 NEW_URL = "/segments/new/"
 
@@ -396,18 +397,7 @@ def test_a_live_segment_without_its_other_event_shows_the_error_there(marketer_c
 
 # --- Add and remove rows -----------------------------------------------------------------------
 
-ONE_CONDITION = {
-    "name": "Rows",
-    "kind": "past",
-    "match": "all",
-    "cond-0-type": "event",
-    "cond-0-did": "did",
-    "cond-0-event": "Charged",
-    "cond-0-period": "last_days",
-    "cond-0-days": "30",
-    "cond-0-count_op": "at_least",
-    "cond-0-count_n": "1",
-}
+ONE_CONDITION = {"name": "Rows", **CHARGED_LAST_30_DAYS}
 
 
 @pytest.mark.django_db
