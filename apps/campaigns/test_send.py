@@ -15,9 +15,8 @@ from apps.providers.adapters.base import SendResult, SendStatus
 from apps.providers.groups import group_send_sms
 from apps.providers.kinds import adapter_send
 from apps.providers.models import Channel, Provider, ProviderGroup
-from apps.providers.routing import route_for
 
-from .content import ContentInvalid, campaign_variants, render_message
+from .content import ContentInvalid, campaign_route, campaign_variants, render_message
 from .messages import email_message, push_message, sms_message
 from .models import Campaign
 
@@ -53,13 +52,6 @@ class CampaignTestOutcome:
         return self.status == SendStatus.ACCEPTED
 
 
-def campaign_test_route(campaign: Campaign) -> Provider | ProviderGroup | None:
-    """What a test goes through: the campaign's own route, as the campaign is sent."""
-    return route_for(
-        channel=campaign.channel, provider=campaign.provider, group=campaign.provider_group
-    )
-
-
 def campaign_test_send(
     *,
     campaign: Campaign,
@@ -76,7 +68,7 @@ def campaign_test_send(
         for v in campaign_variants(campaign)
         if variant_keys is None or v.get("key") in variant_keys
     ]
-    route = campaign_test_route(campaign)
+    route = campaign_route(campaign)  # a test goes as the campaign is sent
     outcomes: list[CampaignTestOutcome] = []
     # (outcome without result, message) pairs waiting for the one send below.
     pending: list[tuple[CampaignTestOutcome, object]] = []

@@ -43,7 +43,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from apps.campaigns.content import ContentInvalid, campaign_variants
+from apps.campaigns.content import ContentInvalid, campaign_route, campaign_variants
 from apps.campaigns.models import Campaign, CampaignStatus
 from apps.message_templates.personalization import BUILT_IN_FIELDS
 from apps.message_templates.rendering import MessageRenderer
@@ -51,7 +51,6 @@ from apps.providers.adapters.base import SendStatus
 from apps.providers.groups import group_providers, group_send_sms
 from apps.providers.kinds import adapter_send
 from apps.providers.models import Provider, ProviderGroup
-from apps.providers.routing import route_for
 
 from . import policies, throttle
 from .bookkeeping import batch_was_last, note_progress
@@ -307,9 +306,7 @@ def _send_batch(run_id: int, message_ids: list[int], *, now: datetime) -> BatchR
     note_progress(run_id, timezone.now())
     if not claimed:
         return report
-    route = route_for(
-        channel=campaign.channel, provider=campaign.provider, group=campaign.provider_group
-    )
+    route = campaign_route(campaign)
     outcomes, to_send = _prepare(campaign, run, route, _claimed_rows(claimed), now=now)
     # What is decided already is written now; the sends are written chunk by chunk, so a
     # crash leaves at most the chunk inside the provider call in doubt.

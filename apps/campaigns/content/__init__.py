@@ -40,6 +40,7 @@ from .messages import message_clean
 from .overview import content_problems, content_summary, goal_summary, variant_gist
 from .routes import (
     campaign_content_clean,
+    campaign_route,
     generic_sms_keys,
     only_generic_sms,
     sms_route_kinds,
@@ -115,6 +116,7 @@ __all__ = [
     "blank_content",
     "blank_message",
     "campaign_content_clean",
+    "campaign_route",
     "campaign_variants",
     "content_clean",
     "content_problems",

@@ -15,14 +15,18 @@ from .variants import content_clean
 # --- routes --------------------------------------------------------------------------------
 
 
+def campaign_route(campaign):
+    """What the campaign sends through (providers.routing.route_for on its channel, provider
+    and group): the engine's batches, the Test step and the content checks all ask this."""
+    return route_for(
+        channel=campaign.channel, provider=campaign.provider, group=campaign.provider_group
+    )
+
+
 def sms_route_providers(campaign) -> list:
     """The providers that may send this SMS campaign: its provider, its group's members, or
     (neither chosen) the default group's."""
-    return route_providers(
-        route_for(
-            channel=campaign.channel, provider=campaign.provider, group=campaign.provider_group
-        )
-    )
+    return route_providers(campaign_route(campaign))
 
 
 def sms_route_kinds(campaign) -> set[str]:

@@ -20,10 +20,9 @@ from apps.audience.models import Profile
 from apps.message_templates.selectors import preview_profile_search
 from apps.providers.models import Channel, ProviderGroup
 
-from ...content import campaign_variants
+from ...content import campaign_route, campaign_variants
 from ...models import Campaign, WizardStep
 from ...test_send import (
-    campaign_test_route,
     campaign_test_send,
     phone_number_normalise,
 )
@@ -166,7 +165,7 @@ def _with_address(campaign: Campaign, profile: Profile, chosen: bool) -> Profile
 
 
 def route_label(campaign: Campaign) -> str:
-    route = campaign_test_route(campaign)
+    route = campaign_route(campaign)
     if route is None:
         return ""
     if isinstance(route, ProviderGroup):
