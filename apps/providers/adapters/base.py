@@ -38,6 +38,10 @@ class SendResult:
     provider_message_id: str = ""
     error: str = ""  # the provider's own error text, or ours for transport failures
     http_status: int | None = None
+    # Push only: the provider says this token will never take a message again (FCM
+    # UNREGISTERED, APNs 410 / BadDeviceToken, Web Push 404 / 410). The engine deactivates
+    # the device at once, so later runs skip it. Always PERMANENT.
+    unregistered: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -72,13 +76,45 @@ class EmailMessage:
 
 @dataclass(frozen=True)
 class PushMessage:
+    """One push to one device, provider-neutral: each adapter writes it in its service's own
+    format. Built per platform (campaigns.messages.push_message), so every value is already
+    the one for this device's platform.
+
+    `data` is the app's key-values: the campaign's custom pairs for this platform, the
+    CleverTap SDK keys (wzrk_*) and Herald's `herald_mid` (the message id the app reports
+    views and clicks with). Values are strings.
+
+    `options` (every key optional; an adapter ignores what its service has no place for):
+    - "link": str — the deep link or URL opened on tap
+    - "image": str — the big picture (Android background image, iOS media `ct_mediaUrl`,
+      web `image`)
+    - "large_icon": str (Android), "icon": str (web)
+    - "sound": str; "badge": int (the count); "badge_icon": "app icon" | "notification icon"
+      (Android O)
+    - "category": str (iOS category / Android click action)
+    - "buttons": list of {"id", "label", "link"} — action buttons
+    - "carousel": list of {"image_url", "caption", "link"}
+    - "collapse_id": str — a newer push with the same id replaces the older one
+    - "channel_id": str — the Android notification channel
+    - "tray_priority": "default" | "high" | "max" — the Android tray's ordering
+    - "delivery_priority": "normal" | "high" — how urgently the service delivers it
+      (FCM android.priority NORMAL/HIGH, APNs apns-priority 5/10, Web Push Urgency)
+    - "push_type": "alert" | "background" (APNs apns-push-type)
+    - "ttl": int seconds to keep trying, or "expires_at": int Unix time (an absolute expiry)
+    - "mutable_content": bool, "content_available": bool (iOS)
+    - "subtitle": str (iOS alert subtitle; Android subtext)
+    """
+
     token: str
     platform: str  # android | ios | web
     title: str = ""
     body: str = ""
     data: dict[str, str] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)  # sound, badge, image, ttl, collapse…
+    options: dict[str, Any] = field(default_factory=dict)
     idempotency_key: str = ""
+    # Web Push subscriptions only: the browser's "p256dh" public key and "auth" secret
+    # (base64url), which the payload is encrypted to; `token` is then the endpoint URL.
+    subscription_keys: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
