@@ -101,8 +101,20 @@ class Device(models.Model):
         Profile, related_name="devices", on_delete=models.CASCADE, db_index=False
     )
     platform = models.CharField(max_length=8, choices=Platform.choices)
-    # NULL, not "", for devices without a token: the unique constraint ignores NULLs.
+    # NULL, not "", for devices without a token: the unique constraint ignores NULLs. For a
+    # Web Push subscription this is its endpoint URL, and `push_keys` holds its keys.
     push_token = models.CharField(max_length=512, null=True, blank=True)  # noqa: DJ001
+    # Web Push only: {"p256dh": …, "auth": …}, what the payload is encrypted to (RFC 8291).
+    push_keys = models.JSONField(null=True, blank=True)
+    # A provider said the token is gone for good (FCM UNREGISTERED, APNs 410 / BadDeviceToken,
+    # Web Push 404 / 410): the token moves to `deactivated_token` and `push_token` becomes
+    # NULL, so every "has a push token" rule (the reach flags' triggers, the snapshot, the
+    # Test step) stops counting the device without knowing about deactivation. The app
+    # uploading the token again registers it anew.
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    # db_default: bulk loads (seed_demo's COPY) name only the columns they fill.
+    deactivated_reason = models.CharField(max_length=200, blank=True, default="", db_default="")
+    deactivated_token = models.CharField(max_length=512, blank=True, default="", db_default="")
     app_version = models.CharField(max_length=32, blank=True, default="")
     make = models.CharField(max_length=64, blank=True, default="")
     model = models.CharField(max_length=64, blank=True, default="")

@@ -1,11 +1,12 @@
-"""Writes for the Audience pages: marking test profiles and importing CSV files of profiles."""
+"""Writes for the Audience pages (marking test profiles, importing CSV files of profiles) and
+the delivery engine's one write into the audience: deactivating a dead push token."""
 
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -13,7 +14,7 @@ from config.celery_app import app as celery_app
 
 from . import csv_import
 from .ingest import ingest_records
-from .models import ImportStatus, Profile, ProfileImport, ProfileImportRejection
+from .models import Device, ImportStatus, Profile, ProfileImport, ProfileImportRejection
 
 logger = logging.getLogger(__name__)
 
@@ -193,3 +194,28 @@ def _rejection(import_id: int, row: csv_import.CsvRow, reason: str) -> ProfileIm
     return ProfileImportRejection(
         profile_import_id=import_id, row_number=row.number, reason=reason, raw=row.raw
     )
+
+
+def devices_deactivate(*, dead: dict[int, tuple[str, str]], now=None) -> int:
+    """Deactivate devices whose token a provider refused for good: device id → (the token
+    that was sent, the provider's words). One UPDATE for the whole batch. A device whose token
+    changed since the send (the app registered a new one) is left alone: only the token that
+    was refused dies. The reach flags follow by themselves (their triggers watch push_token).
+    Returns how many devices were deactivated."""
+    if not dead:
+        return 0
+    ids = list(dead)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Device._meta.db_table} AS d SET deactivated_token = d.push_token, "
+            "push_token = NULL, deactivated_at = %s, deactivated_reason = x.reason "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS x(id, token, reason) "
+            "WHERE d.id = x.id AND d.push_token = x.token",
+            [
+                now or timezone.now(),
+                ids,
+                [dead[i][0] for i in ids],
+                [dead[i][1][:200] for i in ids],
+            ],
+        )
+        return cursor.rowcount

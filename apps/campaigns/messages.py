@@ -53,46 +53,75 @@ def email_message(campaign: Campaign, provider: Provider, to: str, rendered: dic
     )
 
 
-# The What step's tray priority → FCM's AndroidNotification.notification_priority.
-ANDROID_TRAY_PRIORITY = {
-    "default": "PRIORITY_DEFAULT",
-    "high": "PRIORITY_HIGH",
-    "max": "PRIORITY_MAX",
-}
-
-
 def push_message(token: str, platform: str, rendered: dict) -> PushMessage:
+    """The rendered push for one device of `platform`: every option the What step set, under
+    the provider-neutral names of PushMessage's contract, with the values for this platform
+    (iOS shows its own media URL; Android its channel, icons and tray priority; the web its
+    external URL). Each adapter writes them in its service's format."""
     custom = rendered.get("custom_kv") or {}
     data = {str(k): str(v) for k, v in (custom.get(platform) or {}).items()}
-    if rendered.get("deep_link"):
-        data.setdefault("deep_link", str(rendered["deep_link"]))
     options: dict[str, object] = {}
-    for option, key in (
-        ("image", "image_url"),
-        ("sound", "sound"),
-        ("category", "category"),
-        ("collapse_key", "collapse_key"),
-        ("collapse_id", "collapse_key"),
-        ("channel_id", "android_channel_id"),
-        ("link", "external_url"),
-    ):
-        if rendered.get(key):
-            options[option] = rendered[key]
+
+    def put(option: str, value: object) -> None:
+        if value not in (None, "", [], False):
+            options[option] = value
+
+    app_link = rendered.get("deep_link") or rendered.get("external_url")
+    put(
+        "link",
+        (rendered.get("external_url") or rendered.get("deep_link"))
+        if platform == "web"
+        else app_link,
+    )
+    image = rendered.get("image_url")
+    if platform == "ios":
+        image = rendered.get("ios_media_url") or image
+    put("image", image)
+    put("subtitle", rendered.get("subtitle"))
+    put("sound", rendered.get("sound"))
+    put("category", rendered.get("category"))
+    put("collapse_id", rendered.get("collapse_key"))
+    put("delivery_priority", rendered.get("delivery_priority"))
     if rendered.get("badge") not in (None, ""):
-        options["badge"] = rendered["badge"]
-    # The wizard's "Android priority" is the notification's place in the tray, not how urgently
-    # the push is delivered: it must never become APNs' apns-priority or FCM's android.priority
-    # (both answer 400 to "default" or "max"), so it has its own option.
-    if rendered.get("android_priority") in ANDROID_TRAY_PRIORITY:
-        options["notification_priority"] = ANDROID_TRAY_PRIORITY[rendered["android_priority"]]
-    for flag in ("mutable_content", "content_available"):
-        if rendered.get(flag):
-            options[flag] = True
+        options["badge"] = int(rendered["badge"])
+    put(
+        "buttons",
+        [
+            {
+                "id": f"action_{index}",
+                "label": str(button.get("label") or ""),
+                "link": str(button.get("link") or ""),
+            }
+            for index, button in enumerate(rendered.get("buttons") or [], start=1)
+        ],
+    )
+    if platform == "android":
+        put("large_icon", rendered.get("large_icon"))
+        put("badge_icon", rendered.get("badge_icon"))
+        put("channel_id", rendered.get("android_channel_id"))
+        put("tray_priority", rendered.get("android_priority"))
+    if platform == "web":
+        put("icon", rendered.get("large_icon"))
+    if platform in ("android", "ios"):
+        put(
+            "carousel",
+            [
+                {
+                    "image_url": str(slide.get("image_url") or ""),
+                    "caption": str(slide.get("caption") or ""),
+                    "link": str(slide.get("link") or ""),
+                }
+                for slide in rendered.get("carousel") or []
+            ],
+        )
+    if platform == "ios":
+        # The notification service extension that downloads the media runs only for
+        # mutable-content pushes (and it is what reports "Notification Viewed").
+        put("mutable_content", bool(rendered.get("mutable_content") or options.get("image")))
+        put("content_available", bool(rendered.get("content_available")))
+    title, body = str(rendered.get("title") or ""), str(rendered.get("body") or "")
+    if options.get("content_available") and not title and not body:
+        options["push_type"] = "background"
     return PushMessage(
-        token=token,
-        platform=platform,
-        title=str(rendered.get("title") or ""),
-        body=str(rendered.get("body") or ""),
-        data=data,
-        options=options,
+        token=token, platform=platform, title=title, body=body, data=data, options=options
     )

@@ -9,7 +9,9 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import cached_property
 
+from apps.accounts.selectors import account_timezone
 from apps.providers.models import Channel, Provider, ProviderGroup
 from apps.segments.models import Segment
 
@@ -224,6 +226,14 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @cached_property
+    def push_expires_utc(self):
+        """The absolute expiry the When step set for this push campaign's messages (aware
+        UTC), or None; read once per loaded campaign (a send batch loads its own)."""
+        from .when import push_expiry  # campaigns.when imports this module
+
+        return push_expiry(self.delivery or {}, account_timezone())
 
     @property
     def is_live(self) -> bool:

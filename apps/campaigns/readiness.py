@@ -10,6 +10,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from apps.providers.models import Channel, ProviderGroup
+from apps.providers.routing import push_routes
 from apps.segments import builder
 from apps.segments.definitions import DefinitionError, definition_validate
 from apps.segments.models import SegmentKind
@@ -39,16 +40,27 @@ def route_needed(channel: str) -> bool:
     the form never calls optional what the Schedule step then demands."""
     if channel == Channel.SMS:
         return not ProviderGroup.objects.filter(is_default=True).exists()
+    if channel == Channel.PUSH:
+        return False  # devices follow the account's push routes, not a campaign's choice
     return bool(channel)
 
 
 def route_missing(channel: str) -> str:
+    if channel == Channel.PUSH:
+        return (
+            "No push provider is set up: an admin adds FCM, APNs or Web Push in "
+            "Settings → Providers."
+        )
     if channel == Channel.SMS:
         return "No SMS provider or group is chosen, and there is no default provider group."
     return f"No {CHANNEL_WORDS.get(channel, channel)} provider is chosen in Send through."
 
 
 def setup_problems(campaign: Campaign) -> list[str]:
+    if campaign.channel == Channel.PUSH:
+        # A platform without a provider is skipped (Setup says how many devices); only no
+        # provider at all stops the campaign.
+        return [] if push_routes().distinct() else [route_missing(campaign.channel)]
     found = []
     unrouted = campaign.provider_id is None and campaign.provider_group_id is None
     if unrouted and route_needed(campaign.channel):

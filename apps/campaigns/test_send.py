@@ -10,11 +10,13 @@ from dataclasses import dataclass, field, replace
 
 from django.db.models import F
 
-from apps.audience.models import Profile
+from apps.audience.models import Device, Profile
+from apps.audience.services import devices_deactivate
 from apps.providers.adapters.base import SendResult, SendStatus
 from apps.providers.groups import group_send_sms
 from apps.providers.kinds import adapter_send
 from apps.providers.models import Channel, Provider, ProviderGroup
+from apps.providers.routing import PushRoutes
 
 from .content import ContentInvalid, campaign_route, campaign_variants, render_message
 from .messages import email_message, push_message, sms_message
@@ -72,11 +74,11 @@ def campaign_test_send(
     outcomes: list[CampaignTestOutcome] = []
     # (outcome without result, message) pairs waiting for the one send below.
     pending: list[tuple[CampaignTestOutcome, object]] = []
-    recipients: list[tuple[str, Profile | None, list[tuple[str, str]]]] = []
+    recipients: list[tuple[str, Profile | None, list[tuple[str, str, dict | None]]]] = []
     for profile in profiles:
         recipients.append((str(profile), profile, _addresses(campaign.channel, profile)))
     for number in phone_numbers:
-        recipients.append((number, None, [(number, "")]))
+        recipients.append((number, None, [(number, "", None)]))
 
     for variant in variants:
         name = str(variant.get("name") or f"Variant {variant.get('key', '')}")
@@ -96,7 +98,7 @@ def campaign_test_send(
                     )
                 )
                 continue
-            for address, platform in addresses:
+            for address, platform, keys in addresses:
                 outcome = CampaignTestOutcome(name, label, address, rendered=rendered)
                 if campaign.channel == Channel.SMS:
                     message = sms_message(address, rendered)
@@ -104,6 +106,8 @@ def campaign_test_send(
                     message = email_message(campaign, route, address, rendered) if route else None
                 else:
                     message = push_message(address, platform, rendered)
+                    if keys:
+                        message = replace(message, subscription_keys=dict(keys))
                 pending.append((outcome, message))
 
     if pending:
@@ -122,15 +126,16 @@ def campaign_test_send(
     return outcomes
 
 
-def _addresses(channel: str, profile: Profile) -> list[tuple[str, str]]:
-    """(address, push platform) pairs a profile is reached at on `channel`. Push goes to
-    every device of a test profile that has a token: a tester wants to see it everywhere."""
+def _addresses(channel: str, profile: Profile) -> list[tuple[str, str, dict | None]]:
+    """(address, push platform, Web Push keys) a profile is reached at on `channel`. Push
+    goes to every device of a test profile that has a token: a tester wants to see it
+    everywhere."""
     if channel == Channel.SMS:
-        return [(profile.phone, "")] if profile.phone else []
+        return [(profile.phone, "", None)] if profile.phone else []
     if channel == Channel.EMAIL:
-        return [(profile.email, "")] if profile.email else []
+        return [(profile.email, "", None)] if profile.email else []
     return [
-        (device.push_token, device.platform)
+        (device.push_token, device.platform, device.push_keys)
         for device in profile.devices.exclude(push_token__isnull=True)
         .exclude(push_token="")
         .order_by(F("last_active").desc(nulls_last=True), "-id")
@@ -145,11 +150,13 @@ def _no_address(channel: str) -> str:
 
 
 def _send_test_messages(
-    campaign: Campaign, route: Provider | ProviderGroup | None, messages: list
+    campaign: Campaign, route: Provider | ProviderGroup | PushRoutes | None, messages: list
 ) -> list[tuple[SendResult, str]]:
     def refused(error: str) -> list[tuple[SendResult, str]]:
         return [(SendResult("", SendStatus.PERMANENT, error=error), "") for _ in messages]
 
+    if isinstance(route, PushRoutes):
+        return _send_test_pushes(route, messages)
     if route is None:
         return refused("Not sent: the campaign has no provider (Setup).")
     if isinstance(route, ProviderGroup):
@@ -157,3 +164,35 @@ def _send_test_messages(
     if not route.is_active:
         return refused(f"Not sent: the provider “{route.nickname}” is deactivated.")
     return [(result, route.nickname) for result in adapter_send(route, messages)]
+
+
+def _send_test_pushes(route: PushRoutes, messages: list) -> list[tuple[SendResult, str]]:
+    """Each device through its platform's provider, as a run sends it; a token the provider
+    calls unregistered deactivates its device here too (the answer is as true for a test)."""
+    answers: list[tuple[SendResult, str] | None] = [None] * len(messages)
+    by_provider: dict[int, tuple[Provider, list[int]]] = {}
+    for index, message in enumerate(messages):
+        web_subscription = bool(message.subscription_keys)
+        provider = route.provider_for(message.platform, web_subscription=web_subscription)
+        if provider is None:
+            problem = route.problem_for(message.platform, web_subscription=web_subscription)
+            answers[index] = (SendResult(message.token, SendStatus.PERMANENT, error=problem), "")
+            continue
+        by_provider.setdefault(provider.pk, (provider, []))[1].append(index)
+    dead: dict[int, tuple[str, str]] = {}
+    for provider, indexes in by_provider.values():
+        results = adapter_send(provider, [messages[i] for i in indexes])
+        for index, result in zip(indexes, results, strict=True):
+            answers[index] = (result, provider.nickname)
+            if result.unregistered:
+                dead[index] = (messages[index].token, result.error or "Unregistered")
+    if dead:
+        ids = dict(
+            Device.objects.filter(push_token__in=[token for token, _ in dead.values()]).values_list(
+                "push_token", "pk"
+            )
+        )
+        devices_deactivate(
+            dead={ids[token]: (token, error) for token, error in dead.values() if token in ids}
+        )
+    return [answer for answer in answers if answer is not None]

@@ -43,6 +43,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from apps.audience.services import devices_deactivate
 from apps.campaigns.content import ContentInvalid, campaign_route, campaign_variants
 from apps.campaigns.models import Campaign, CampaignStatus
 from apps.message_templates.personalization import BUILT_IN_FIELDS
@@ -51,6 +52,7 @@ from apps.providers.adapters.base import SendStatus
 from apps.providers.groups import group_providers, group_send_sms
 from apps.providers.kinds import adapter_send
 from apps.providers.models import Provider, ProviderGroup
+from apps.providers.routing import PushRoutes
 
 from . import policies, throttle
 from .bookkeeping import batch_was_last, note_progress
@@ -63,6 +65,8 @@ FAILED_PERMANENT = "permanent"
 FAILED_RETRIES_EXHAUSTED = "retries_exhausted"
 FAILED_RENDER = "render_error"
 FAILED_NO_PROVIDER = "no_provider"
+# The provider said the push token is gone for good; the device is deactivated at once.
+FAILED_UNREGISTERED = "unregistered"
 THROTTLE_CHUNK_SECONDS = 2.0
 
 
@@ -199,7 +203,19 @@ def _variants(campaign: Campaign) -> dict[str, dict]:
 
 
 def _provider_send(campaign: Campaign, route, messages: list) -> list[tuple[Any, int | None]]:
-    """(SendResult, provider id) per message, in order."""
+    """(SendResult, provider id) per message, in order. Push messages go through their
+    platform's provider, one adapter call per provider."""
+    if isinstance(route, PushRoutes):
+        by_provider: dict[int, tuple[Provider, list[int]]] = {}
+        for index, message in enumerate(messages):
+            provider = _push_provider(route, message)
+            by_provider.setdefault(provider.pk, (provider, []))[1].append(index)
+        answers: list[tuple[Any, int | None]] = [None] * len(messages)  # type: ignore[list-item]
+        for provider, indexes in by_provider.values():
+            results = adapter_send(provider, [messages[i] for i in indexes])
+            for index, result in zip(indexes, results, strict=True):
+                answers[index] = (result, provider.pk)
+        return answers
     if isinstance(route, ProviderGroup):
         by_nickname = {p.nickname: p.pk for p in group_providers(group=route)}
         return [
@@ -235,8 +251,18 @@ def _send_chunk(
     outcomes: dict[int, Outcome] = {}
     answers = _provider_send(campaign, route, [message for _, message in chunk])
     sent_at = timezone.now()
-    for (row, _), (result, provider_id) in zip(chunk, answers, strict=True):
-        if result.status is SendStatus.ACCEPTED:
+    dead_devices: dict[int, tuple[str, str]] = {}
+    for (row, message), (result, provider_id) in zip(chunk, answers, strict=True):
+        if result.unregistered and row.device_id:
+            # Deactivated now, not at the end of the run: later batches and runs skip it.
+            dead_devices[row.device_id] = (message.token, result.error or "Unregistered")
+            outcomes[row.pk] = Outcome(
+                MessageStatus.FAILED,
+                reason=FAILED_UNREGISTERED,
+                provider_id=provider_id,
+                error=result.error,
+            )
+        elif result.status is SendStatus.ACCEPTED:
             outcomes[row.pk] = Outcome(
                 MessageStatus.SENT,
                 provider_id=provider_id,
@@ -260,7 +286,12 @@ def _send_chunk(
             outcomes[row.pk] = Outcome(
                 MessageStatus.FAILED, reason=reason, provider_id=provider_id, error=result.error
             )
+    devices_deactivate(dead=dead_devices, now=sent_at)
     return outcomes
+
+
+def _push_provider(route: PushRoutes, message) -> Provider | None:
+    return route.provider_for(message.platform, web_subscription=bool(message.subscription_keys))
 
 
 def _batch_fields() -> list[str]:
@@ -268,7 +299,14 @@ def _batch_fields() -> list[str]:
     and addresses among them) and the device's address."""
     own = [f.name for f in Message._meta.concrete_fields]
     profile = [f"profile__{attribute}" for _, attribute in BUILT_IN_FIELDS]
-    return [*own, *profile, "profile__properties", "device__push_token", "device__platform"]
+    return [
+        *own,
+        *profile,
+        "profile__properties",
+        "device__push_token",
+        "device__platform",
+        "device__push_keys",
+    ]
 
 
 _BATCH_FIELDS = _batch_fields()
@@ -350,7 +388,8 @@ def _prepare(
     for row in rows:
         address = recipient_address(campaign.channel, row)
         decision = decisions.get(row.pk, ("send", "", None))
-        if (outcome := _not_sent(route, decision, address)) is not None:
+        keys = row.device.push_keys if row.device_id and row.device else None
+        if (outcome := _not_sent(route, decision, address, keys)) is not None:
             outcomes[row.pk] = outcome
             continue
         if (renderer := renderers.get(row.variant)) is None:
@@ -368,7 +407,9 @@ def _prepare(
     return outcomes, to_send
 
 
-def _not_sent(route, decision: tuple, address: tuple[str, str] | None) -> Outcome | None:
+def _not_sent(
+    route, decision: tuple, address: tuple[str, str] | None, keys: dict | None = None
+) -> Outcome | None:
     """Why a row is not sent, in this order: the policies skip it or make it wait, it has
     no address, the campaign has no active provider. None when it is sent."""
     action, reason, release_at = decision
@@ -378,6 +419,15 @@ def _not_sent(route, decision: tuple, address: tuple[str, str] | None) -> Outcom
         return Outcome(MessageStatus.WAITING, reason=reason, release_at=release_at)
     if address is None:
         return Outcome(MessageStatus.SKIPPED, reason=SkipReason.NO_ADDRESS)
+    if isinstance(route, PushRoutes):
+        platform, web_subscription = address[1], bool(keys)
+        if route.provider_for(platform, web_subscription=web_subscription) is None:
+            return Outcome(
+                MessageStatus.SKIPPED,
+                reason=SkipReason.NO_PUSH_ROUTE,
+                error=route.problem_for(platform, web_subscription=web_subscription),
+            )
+        return None
     if route is None or (isinstance(route, Provider) and not route.is_active):
         return Outcome(
             MessageStatus.FAILED,

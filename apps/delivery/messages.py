@@ -41,21 +41,32 @@ def run_message(
     elif campaign.channel == Channel.EMAIL:
         message = email_message(campaign, route, to, rendered)
     else:
-        message = _with_campaign_identity(
-            push_message(to, platform, rendered), campaign, run, row.variant
-        )
+        message = _with_campaign_identity(push_message(to, platform, rendered), campaign, run, row)
+        if row.device is not None and row.device.push_keys:
+            message = replace(message, subscription_keys=dict(row.device.push_keys))
     key = f"{run.pk}:{row.profile_id}:{row.device_id or 0}:{row.variant}"
     return replace(message, idempotency_key=key)
 
 
-def _with_campaign_identity(message, campaign, run: CampaignRun, variant: str):
+def _with_campaign_identity(message, campaign, run: CampaignRun, row: Message):
     """Push data naming the campaign, run and variant, as CleverTap's SDKs expect them
-    (`wzrk_id`, `wzrk_pivot`): the app sends them back with "Notification Clicked/Viewed",
-    which is what the A/B winner measures (winner.py). The campaign's time to live goes to the
-    provider (FCM `ttl`, APNs `apns-expiration`, web push `TTL`)."""
-    data = {**message.data, "wzrk_id": f"{campaign.pk}_{run.pk}", "wzrk_pivot": variant or ""}
+    (`wzrk_id`, `wzrk_pivot`), and the message itself (`herald_mid`): the app sends them back
+    with "Notification Clicked/Viewed" (README, "Push engagement"), which links the event to
+    this message and is what the A/B winner measures (winner.py). The campaign's time to
+    live, or its absolute expiry, goes to the provider (FCM `ttl`, APNs `apns-expiration`,
+    Web Push `TTL`)."""
+    data = {
+        **message.data,
+        "wzrk_id": f"{campaign.pk}_{run.pk}",
+        "wzrk_pivot": row.variant or "",
+        "herald_mid": str(row.pk),
+    }
     options = dict(message.options)
-    ttl_hours = (campaign.delivery or {}).get("push_ttl_hours")
-    if isinstance(ttl_hours, int) and ttl_hours > 0:
+    delivery = campaign.delivery or {}
+    ttl_hours = delivery.get("push_ttl_hours")
+    expires_at = campaign.push_expires_utc
+    if expires_at is not None:
+        options["expires_at"] = int(expires_at.timestamp())
+    elif isinstance(ttl_hours, int) and ttl_hours > 0:
         options["ttl"] = ttl_hours * 3600
     return replace(message, data=data, options=options)

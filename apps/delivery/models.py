@@ -80,6 +80,8 @@ class SkipReason(models.TextChoices):
     TRIGGER_CANCELLED = "trigger_cancelled", "Cancelled by the follow-up event"
     PER_USER_LIMIT = "per_user_limit", "Per-user limit of a live campaign"
     NO_ADDRESS = "no_address", "No phone, email or push token"
+    # The account has no push provider for the device's platform (Message.error says which).
+    NO_PUSH_ROUTE = "no_push_route", "No provider for the device's platform"
 
 
 class Message(models.Model):

@@ -54,6 +54,7 @@ FAILED_LABELS = {
     "retries_exhausted": "Retries exhausted",
     "render_error": "The message did not render",
     "no_provider": "No provider to send through",
+    "unregistered": "Device unregistered (deactivated)",
 }
 
 

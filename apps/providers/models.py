@@ -122,3 +122,34 @@ class ProviderGroupMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group} #{self.priority}: {self.provider}"
+
+
+class PushPlatform(models.TextChoices):
+    """A device's platform, as push routing sees it (audience.Platform's values)."""
+
+    ANDROID = "android", "Android"
+    IOS = "ios", "iOS"
+    WEB = "web", "Web"
+
+
+# The provider kinds that can reach each platform; the first is the platform's own service,
+# which routing picks by itself when the admin has chosen nothing (providers.routing).
+PLATFORM_KINDS: dict[str, tuple[str, ...]] = {
+    PushPlatform.ANDROID: ("fcm",),
+    PushPlatform.IOS: ("apns", "fcm"),
+    PushPlatform.WEB: ("webpush", "fcm"),
+}
+
+
+class PushRoute(models.Model):
+    """The account's choice of provider for one device platform (Settings → Providers):
+    every push campaign sends that platform's devices through it."""
+
+    platform = models.CharField(max_length=8, choices=PushPlatform.choices, primary_key=True)
+    # CASCADE: deleting the provider removes the choice; routing then falls back to the
+    # platform's own service, if there is one.
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="push_routes")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} → {self.provider.nickname}"

@@ -15,14 +15,17 @@ from apps.providers.adapters.base import (
     SmsMessage,
 )
 from apps.providers.crypto import credentials_encrypt, credentials_reencrypt
-from apps.providers.kinds import adapter_send
+from apps.providers.kinds import KINDS, adapter_send
 from apps.providers.models import (
     KINDS_BY_CHANNEL,
     MAX_GROUP_PROVIDERS,
+    PLATFORM_KINDS,
     Channel,
     Provider,
     ProviderGroup,
     ProviderGroupMember,
+    PushPlatform,
+    PushRoute,
 )
 
 
@@ -247,3 +250,25 @@ def throwaway_fcm_service_account(*, token_uri: str, project_id: str = "herald-d
             "token_uri": token_uri,
         }
     )
+
+
+# --- Push routes -----------------------------------------------------------------------------
+
+
+def push_route_set(*, platform: str, provider: Provider | None) -> None:
+    """Route `platform`'s devices through `provider`, or (None) back to the platform's own
+    service, picked automatically (providers.routing)."""
+    if platform not in PushPlatform.values:
+        raise ProviderRefused(f"Unknown platform “{platform}”.")
+    if provider is None:
+        PushRoute.objects.filter(platform=platform).delete()
+        return
+    if provider.channel != Channel.PUSH or provider.kind not in PLATFORM_KINDS[platform]:
+        kinds = " or ".join(KINDS[kind].label for kind in PLATFORM_KINDS[platform] if kind in KINDS)
+        raise ProviderRefused(
+            f"{PushPlatform(platform).label} devices can only go through {kinds}, "
+            f"not “{provider.nickname}”."
+        )
+    if not provider.is_active:
+        raise ProviderRefused(f"“{provider.nickname}” is deactivated: activate it first.")
+    PushRoute.objects.update_or_create(platform=platform, defaults={"provider": provider})

@@ -8,6 +8,7 @@ app_name = "providers"
 urlpatterns = [
     path("providers/", views.provider_list, name="provider_list"),
     path("providers/new/", views.provider_create, name="provider_create"),
+    path("providers/push-routes/", views.push_routes_save, name="push_routes_save"),
     path("providers/<int:pk>/", views.provider_detail, name="provider_detail"),
     path("providers/<int:pk>/test/", views.provider_test_send, name="provider_test_send"),
     path("providers/<int:pk>/active/", views.provider_set_active, name="provider_set_active"),

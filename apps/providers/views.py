@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.core.roles import Role, role_required
@@ -14,7 +15,15 @@ from .circuit import CircuitState, circuit_states
 from .crypto import CredentialsUnreadable
 from .forms import ProviderForm, ProviderGroupForm, TestSendForm
 from .kinds import KINDS
-from .models import KINDS_BY_CHANNEL, MAX_GROUP_PROVIDERS, Channel, Provider, ProviderGroup
+from .models import (
+    KINDS_BY_CHANNEL,
+    MAX_GROUP_PROVIDERS,
+    Channel,
+    Provider,
+    ProviderGroup,
+    PushPlatform,
+)
+from .routing import push_route_choices, push_route_rows
 
 # --- Providers -------------------------------------------------------------------------------
 
@@ -37,7 +46,38 @@ def provider_list(request: HttpRequest) -> HttpResponse:
         "channel": channel,
         "channels": Channel.choices,
     }
+    if channel in ("", Channel.PUSH):
+        context["push_routes"] = _push_route_form_rows()
     return render(request, "providers/provider_list.html", context)
+
+
+def _push_route_form_rows() -> list[dict]:
+    choices = push_route_choices()
+    return [{"row": row, "choices": choices[row.platform]} for row in push_route_rows()]
+
+
+@role_required(Role.ADMIN)
+@require_POST
+def push_routes_save(request: HttpRequest) -> HttpResponse:
+    """Settings → Providers, "Push routes": one select per platform; "" = automatic."""
+    problems: list[str] = []
+    for platform in PushPlatform.values:
+        value = request.POST.get(f"route_{platform}", "")
+        provider = None
+        if value:
+            provider = Provider.objects.filter(pk=value if value.isdigit() else 0).first()
+            if provider is None:
+                problems.append(f"{PushPlatform(platform).label}: that provider no longer exists.")
+                continue
+        try:
+            services.push_route_set(platform=platform, provider=provider)
+        except services.ProviderRefused as refusal:
+            problems.append(str(refusal))
+    for problem in problems:
+        messages.error(request, problem)
+    if not problems:
+        messages.success(request, "Push routes saved.")
+    return redirect(f"{reverse('providers:provider_list')}?channel=push#push-routes")
 
 
 @role_required(Role.ADMIN)

@@ -97,10 +97,10 @@ def test_the_services_called_with_the_wizards_documents_make_the_same_campaign(
     built = _through_the_wizard(marketer_client, provider)
 
     called = campaign_create_draft(
-        name="Draft name", channel="push", created_by=marketer_user, provider=provider
+        name="Draft name", channel="push", created_by=marketer_user
     )
     campaign_setup_save(
-        campaign=called, name="Weekend sale", campaign_type="one_time", provider=provider
+        campaign=called, name="Weekend sale", campaign_type="one_time"
     )
     campaign_audience_save(
         campaign=called,

@@ -93,7 +93,7 @@ def test_a_complete_draft_has_no_problems(ready):
 @pytest.mark.parametrize(
     ("breakage", "step"),
     [
-        ({"provider": None}, "setup"),
+        ({"no push provider": True}, "setup"),
         ({"when": _when_at("2020-01-01T10:00")}, "when"),
         ({"content": {}}, "what"),
         ({"content": _content("Hello {{ Profile.Name ")}, "what"),
@@ -103,6 +103,8 @@ def test_a_complete_draft_has_no_problems(ready):
 def test_a_campaign_that_cannot_run_is_refused_with_the_reason_and_stays_a_draft(
     ready, breakage, step
 ):
+    if breakage.pop("no push provider", False):
+        Provider.objects.filter(channel="push").update(is_active=False)
     Campaign.objects.filter(pk=ready.pk).update(**breakage)
     ready.refresh_from_db()
 
@@ -220,7 +222,10 @@ def test_the_overview_shows_every_step_with_its_rows_and_an_edit_link(marketer_c
         assert f"<header><strong>{label}</strong>" in html
         assert f'href="{_url(ready, slug)}?then=overview" class="overview-edit">Edit</a>' in html
     assert 'id="overview-test"' in html and 'id="overview-schedule"' not in html
-    assert "<dt>Sent through</dt><dd>Main FCM (Firebase Cloud Messaging (FCM))</dd>" in html
+    assert (
+        "<dt>Sent through</dt><dd>Android: Main FCM; iOS: none (skipped); Web: none (skipped)</dd>"
+        in html
+    )
     assert "<dt>Name</dt><dd>Weekend sale</dd>" in html
     assert "cannot be scheduled" not in html
     assert '<button type="submit" name="action" value="schedule">Schedule</button>' in html
@@ -230,12 +235,13 @@ def test_the_overview_shows_every_step_with_its_rows_and_an_edit_link(marketer_c
 
 @pytest.mark.django_db
 def test_the_overview_lists_the_problems_with_links_and_disables_schedule(marketer_client, ready):
-    Campaign.objects.filter(pk=ready.pk).update(provider=None, content={})
+    Campaign.objects.filter(pk=ready.pk).update(content={})
+    Provider.objects.filter(channel="push").update(is_active=False)
 
     html = marketer_client.get(_url(ready)).content.decode()
 
     assert "This campaign cannot be scheduled yet" in html
-    assert "No push provider is chosen in Send through." in html
+    assert "No push provider is set up: an admin adds FCM, APNs or Web Push in" in html
     assert f'<a href="{_url(ready, "setup")}?then=overview">Fix in Setup</a>' in html
     assert f'<a href="{_url(ready, "what")}?then=overview">Fix in What</a>' in html
     assert 'value="schedule" disabled' in html
@@ -343,7 +349,7 @@ def test_an_edit_that_leaves_a_scheduled_campaign_unable_to_run_sends_it_back_to
     assert stored.next_run_at is None and stored.scheduled_at is None
     [warning] = [m for m in get_messages(response.wsgi_request) if m.level_tag == "warning"]
     assert "went back to draft because it cannot run" in str(warning)
-    assert "No push provider is chosen in Send through." in str(warning)
+    assert "No push provider is set up" in str(warning)
 
 
 @pytest.mark.django_db

@@ -8,7 +8,9 @@ from django.urls import reverse
 from apps.campaigns.models import Campaign, CampaignType, WizardStep
 from apps.campaigns.wizard.steps import setup
 from apps.providers.models import ProviderGroup
-from apps.providers.services import provider_create, provider_group_save
+from apps.audience.models import Device
+from apps.providers.services import provider_create, provider_group_save, push_route_set
+from tests.audience.factories import ProfileFactory
 from tests.campaigns.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
@@ -163,61 +165,65 @@ def _push_post(**fields) -> dict:
     return {"name": "App launch", "channel": "push", "campaign_type": "one_time", **fields}
 
 
-def test_push_send_through_is_required_and_says_what_each_provider_reaches(marketer_client):
+def _route_row(html: str, platform: str) -> str:
+    row = re.search(rf'<tr id="setup-push-route-{platform}">(.*?)</tr>', html, re.S)
+    assert row, f"no {platform} row in the route table"
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row.group(1))).strip()
+
+
+def test_push_setup_shows_the_provider_of_each_platform_and_what_is_skipped(marketer_client):
+    """Push has no "Send through" choice: each platform's devices go through the account's
+    route, and a platform without one says how many devices it would skip."""
     provider_create(channel="push", kind="fcm", nickname="Firebase")
     provider_create(channel="push", kind="apns", nickname="Apple")
+    profile = ProfileFactory()
+    for index in range(3):
+        Device.objects.create(profile=profile, platform="web", push_token=f"web-fcm-token-{index}")
 
-    part = _route_part(marketer_client.get(NEW_URL + "?channel=push").content.decode())
+    html = marketer_client.get(NEW_URL + "?channel=push").content.decode()
 
-    assert '<label for="id_route">Send through</label>' in part  # not "(optional)"
-    assert "(optional)" not in part
-    assert "Needed to schedule." in part
-    assert "an FCM provider reaches Android, iOS and web devices" in part
-    assert "an APNs provider reaches iOS devices only" in part
-
-
-def test_a_push_campaign_without_a_provider_is_refused_beside_send_through(marketer_client):
-    provider_create(channel="push", kind="fcm", nickname="Firebase")
-    provider_create(channel="push", kind="apns", nickname="Apple")
-
-    response = marketer_client.post(NEW_URL, _push_post(route=""))
-
-    html = response.content.decode()
-    assert response.status_code == 400 and not Campaign.objects.exists()
-    errors = re.search(r'<ul class="errorlist" id="id_route_errors">(.*?)</ul>', html, re.S)
-    assert errors, "no error beside Send through"
-    assert (
-        "Choose the push provider that sends this campaign: it cannot be scheduled without one."
-        in errors.group(1)
+    assert 'name="route"' not in html
+    assert _route_row(html, "android") == "Android Firebase · Firebase Cloud Messaging (FCM)"
+    assert _route_row(html, "ios") == "iOS Apple · Apple Push (APNs)"
+    assert _route_row(html, "web") == (
+        "Web skipped No Web Push provider for Web devices. 3 Web devices would be skipped."
     )
 
 
-def test_the_only_push_provider_is_preselected_and_what_setup_saves_schedule_accepts(
-    marketer_client,
-):
+def test_an_admins_push_route_choice_is_what_setup_shows(marketer_client):
+    firebase = provider_create(channel="push", kind="fcm", nickname="Firebase")
+    provider_create(channel="push", kind="apns", nickname="Apple")
+    push_route_set(platform="ios", provider=firebase)
+
+    html = marketer_client.get(NEW_URL + "?channel=push").content.decode()
+
+    assert _route_row(html, "ios") == "iOS Firebase · Firebase Cloud Messaging (FCM)"
+
+
+def test_a_push_campaign_saves_without_a_provider_and_schedules_on_the_routes(marketer_client):
     fcm = provider_create(channel="push", kind="fcm", nickname="Firebase")
-    page = marketer_client.get(NEW_URL + "?channel=push").content.decode()
-    assert f'<option value="provider:{fcm.pk}" selected>' in page
 
-    marketer_client.post(NEW_URL, _push_post(route=f"provider:{fcm.pk}"))
+    response = marketer_client.post(NEW_URL, _push_post(route=f"provider:{fcm.pk}"))
 
+    assert response.status_code in (200, 302)
     campaign = Campaign.objects.get()
-    assert campaign.provider == fcm
+    assert campaign.provider is None  # push follows the routes, never one provider
     assert setup.problems(campaign) == []
 
 
-def test_with_no_push_provider_yet_the_draft_saves_and_the_label_says_it_is_needed(
+def test_with_no_push_provider_yet_the_draft_saves_and_setup_says_it_cannot_be_scheduled(
     marketer_client,
 ):
-    part = _route_part(marketer_client.get(NEW_URL + "?channel=push").content.decode())
-    assert 'Send through <span class="muted">(needed to schedule)</span>' in part
-    assert "The draft can be saved without one, but not scheduled." in part
+    html = marketer_client.get(NEW_URL + "?channel=push").content.decode()
+    assert "No push provider is set up, so this campaign cannot be scheduled" in html
 
-    marketer_client.post(NEW_URL, _push_post(route=""))
+    marketer_client.post(NEW_URL, _push_post())
 
     campaign = Campaign.objects.get()
     assert campaign.provider is None
-    assert setup.problems(campaign) == ["No push provider is chosen in Send through."]
+    assert setup.problems(campaign) == [
+        "No push provider is set up: an admin adds FCM, APNs or Web Push in Settings → Providers."
+    ]
 
 
 def test_sms_send_through_is_optional_exactly_when_a_default_group_takes_over(

@@ -208,6 +208,7 @@ def test_a_date_is_saved_with_the_delivery_preferences_and_goes_to_what(marketer
             "windows": {day: weekday_window for day in ("mon", "tue", "wed", "thu", "fri")},
         },
         "push_ttl_hours": 24,
+        "push_expires_at": None,
     }
     assert campaign.wizard_step == WizardStep.WHEN
 

@@ -2,12 +2,15 @@
 time, and the profile columns, properties, event or push token it carries; values PostgreSQL
 cannot store are refused up front."""
 
+import base64
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..models import Platform
 from .field_values import (
     PROFILE_DATA_FIELDS,
     clean_email,
@@ -24,6 +27,8 @@ from .upload_format import (
     TOKEN_FIELDS,
     TOKEN_PLATFORMS,
 )
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(slots=True)
@@ -205,6 +210,8 @@ def _parse_token_data(token_data: Any) -> dict[str, Any]:
             f'tokenData.type must be "fcm", "apns" or "webpush" (got {shown(kind)})',
         )
     device: dict[str, Any] = {"push_token": token.strip(), "platform": platform.value}
+    if platform is Platform.WEB:
+        device["push_keys"] = _web_push_keys(device["push_token"], token_data.get("keys"))
     for key, (column, max_length) in TOKEN_FIELDS.items():
         if token_data.get(key) is not None:
             device[column] = clean_text(
@@ -214,3 +221,40 @@ def _parse_token_data(token_data: Any) -> dict[str, Any]:
                 code=RecordError.INVALID_TOKEN_DATA,
             )
     return device
+
+
+def _web_push_keys(token: str, keys: Any) -> dict[str, str] | None:
+    """A browser's Web Push subscription is its endpoint URL (tokenData.id) with its keys
+    (tokenData.keys: p256dh and auth, base64url, as PushSubscription.toJSON() gives them); a
+    web token that is not a URL is an FCM web registration token and has no keys."""
+    is_endpoint = token.startswith(("https://", "http://"))
+    if not is_endpoint:
+        if keys is not None:
+            raise RecordRejected(
+                RecordError.INVALID_TOKEN_DATA,
+                "tokenData.keys belong to a Web Push subscription: tokenData.id must then be "
+                "its endpoint URL",
+            )
+        return None
+    if not isinstance(keys, dict):
+        raise RecordRejected(
+            RecordError.INVALID_TOKEN_DATA,
+            "tokenData.keys (p256dh and auth) are required for a Web Push subscription "
+            f"endpoint (got {shown(keys)})",
+        )
+    cleaned = {}
+    for name, size in (("p256dh", 65), ("auth", 16)):
+        value = keys.get(name)
+        if not isinstance(value, str) or not _BASE64URL.fullmatch(value.rstrip("=")):
+            raise RecordRejected(
+                RecordError.INVALID_TOKEN_DATA,
+                f"tokenData.keys.{name} must be base64url text (got {shown(value)})",
+            )
+        value = value.rstrip("=")
+        if len(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))) != size:
+            raise RecordRejected(
+                RecordError.INVALID_TOKEN_DATA,
+                f"tokenData.keys.{name} must be {size} bytes once decoded",
+            )
+        cleaned[name] = value
+    return cleaned

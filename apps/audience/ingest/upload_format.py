@@ -26,7 +26,12 @@ TOKEN_FIELDS = {
     "osVersion": ("os_version", 32),
     "sdkVersion": ("sdk_version", 32),
 }
-DEVICE_FIELDS = ("platform", *(name for name, _ in TOKEN_FIELDS.values()), "last_active")
+DEVICE_FIELDS = (
+    "platform",
+    *(name for name, _ in TOKEN_FIELDS.values()),
+    "push_keys",
+    "last_active",
+)
 
 GENDERS = {
     "m": Gender.MALE,

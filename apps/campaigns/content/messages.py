@@ -12,10 +12,12 @@ from .fields import _badge, _Errors, _filled_rows, _flag, _text_field, _url_fiel
 from .shape import (
     _PAIR_KEY,
     ANDROID_PRIORITIES,
+    BADGE_ICONS,
     BLANK_MESSAGES,
     BUTTONS_MAX,
     CAROUSEL_MAX,
     CUSTOM_KV_MAX,
+    DELIVERY_PRIORITIES,
     LIMITS,
     PAIRS_MAX,
     PUSH_PLATFORMS,
@@ -30,6 +32,7 @@ def _push_clean(raw: Mapping[str, Any], errors: _Errors) -> dict[str, Any]:
     message["subtitle"] = _text_field(raw, "subtitle", errors, liquid=True)
     message["body"] = _text_field(raw, "body", errors, required=True, liquid=True)
     message["image_url"] = _url_field(raw, "image_url", errors, deep_links=False)
+    message["large_icon"] = _url_field(raw, "large_icon", errors, deep_links=False)
     message["ios_media_url"] = _url_field(raw, "ios_media_url", errors, deep_links=False)
     message["deep_link"] = _url_field(raw, "deep_link", errors, deep_links=True)
     message["external_url"] = _url_field(raw, "external_url", errors, deep_links=False)
@@ -43,6 +46,16 @@ def _push_clean(raw: Mapping[str, Any], errors: _Errors) -> dict[str, Any]:
         errors.add("android_priority", "Choose default, high or max.")
         priority = "default"
     message["android_priority"] = priority
+    delivery = raw.get("delivery_priority") or "high"
+    if delivery not in DELIVERY_PRIORITIES:
+        errors.add("delivery_priority", "Choose high or normal.")
+        delivery = "high"
+    message["delivery_priority"] = delivery
+    badge_icon = raw.get("badge_icon") or ""
+    if badge_icon not in BADGE_ICONS:
+        errors.add("badge_icon", "Choose the app icon or the notification icon.")
+        badge_icon = ""
+    message["badge_icon"] = badge_icon
 
     message["carousel"] = [
         {

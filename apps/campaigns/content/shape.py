@@ -24,7 +24,9 @@ AB_METRICS = ("clicks", "opens", "conversions")
 AB_COUNT_MAX = 10_000_000
 AB_WINDOW_MAX_HOURS = 168
 AB_DEFAULTS = {"size_kind": "percent", "size": 20, "metric": "clicks", "window_hours": 4}
-ANDROID_PRIORITIES = ("default", "high", "max")
+ANDROID_PRIORITIES = ("default", "high", "max")  # the tray's ordering (Android)
+DELIVERY_PRIORITIES = ("high", "normal")  # how urgently the service delivers (every platform)
+BADGE_ICONS = ("", "app icon", "notification icon")  # Android O's badge icon, as the API names it
 PUSH_PLATFORMS = ("android", "ios", "web")
 CAROUSEL_MAX = 5
 BUTTONS_MAX = 3
@@ -72,7 +74,10 @@ BLANK_MESSAGES: dict[str, dict[str, Any]] = {
         "content_available": False,
         "collapse_key": "",
         "android_priority": "default",
+        "delivery_priority": "high",
         "android_channel_id": "",
+        "large_icon": "",
+        "badge_icon": "",
         "buttons": [],
         "custom_kv": {"android": {}, "ios": {}, "web": {}},
     },
@@ -92,7 +97,10 @@ FIELD_LABELS = {
     "deep_link": "Deep link",
     "external_url": "External URL",
     "collapse_key": "Collapse key",
-    "android_priority": "Android priority",
+    "android_priority": "Android tray priority",
+    "delivery_priority": "Delivery priority",
+    "large_icon": "Large icon URL",
+    "badge_icon": "Badge icon",
     "android_channel_id": "Android channel ID",
     "template_id": "Template ID",
     "subject": "Subject",

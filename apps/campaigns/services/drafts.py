@@ -37,6 +37,7 @@ def campaign_create_draft(
         raise CampaignActionRefused(f"channel: “{channel}” is not push, sms or email.")
     if campaign_type not in CampaignType.values:
         raise CampaignActionRefused(f"campaign_type: “{campaign_type}” is not a campaign type.")
+    _refuse_push_provider(channel, fields)
     campaign = Campaign(
         name=name[: Campaign._meta.get_field("name").max_length],
         channel=channel,
@@ -91,7 +92,18 @@ def campaign_setup_save(*, campaign: Campaign, name: str, **fields) -> Campaign:
     name = name.strip()
     if not name:
         raise CampaignActionRefused("name: a campaign needs a name.")
+    _refuse_push_provider(campaign.channel, fields)
     return _locked_save(campaign, {"name": name, **fields})
+
+
+def _refuse_push_provider(channel: str, fields: dict) -> None:
+    """A push campaign has no provider of its own: each device goes through the account's
+    push route for its platform (providers.routing), so naming one would be ignored."""
+    if channel == Channel.PUSH and fields.get("provider") is not None:
+        raise CampaignActionRefused(
+            "provider: a push campaign sends each device through the account's push route for "
+            "its platform (Settings → Providers), not through one provider."
+        )
 
 
 def campaign_audience_save(

@@ -28,7 +28,13 @@ Decisions where the product documents are silent:
 - push time to live is capped at 672 hours, the 28 days FCM accepts.
 """
 
-from .delivery import clean_delivery, default_delivery, dnd_release_at, user_send_at
+from .delivery import (
+    clean_delivery,
+    default_delivery,
+    dnd_release_at,
+    push_expiry,
+    user_send_at,
+)
 from .describe import describe_delivery, describe_dnd, describe_recurring, describe_when
 from .document import clean_when, default_when, when_types
 from .occurrences import first_occurrence, occurrences, when_problems
@@ -89,6 +95,7 @@ __all__ = [
     "parse_date",
     "parse_time",
     "parse_wall",
+    "push_expiry",
     "to_utc",
     "user_send_at",
     "wall_text",

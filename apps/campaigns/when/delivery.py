@@ -10,12 +10,15 @@ from zoneinfo import ZoneInfo
 from .parsing import (
     MAX_THROTTLE_PER_MINUTE,
     MAX_TTL_HOURS,
+    WALL_FORMAT,
     WEEKDAYS,
     Errors,
     _aware_utc,
     _bool,
     _bounded_int,
+    _is_blank,
     parse_time,
+    parse_wall,
     to_utc,
 )
 
@@ -29,6 +32,7 @@ def default_delivery() -> dict:
         "throttle_per_minute": None,
         "dnd": {"enabled": False, "timezone": "user", "action": "discard", "windows": {}},
         "push_ttl_hours": None,
+        "push_expires_at": None,  # a wall time in the account's zone (WALL_FORMAT)
     }
 
 
@@ -80,6 +84,15 @@ def clean_delivery(raw: Any, *, channel: str) -> tuple[dict, Errors]:
             errors["dnd.windows"] = "Choose at least one day for Do Not Disturb."
     doc["dnd"] = dnd
     doc["push_ttl_hours"] = None
+    doc["push_expires_at"] = None
+    if channel == "push" and not _is_blank(raw.get("push_expires_at")):
+        expires = parse_wall(raw.get("push_expires_at"))
+        if expires is None:
+            errors["push_expires_at"] = (
+                "Enter the expiry as a date and time, like 2026-12-24 18:00."
+            )
+        else:
+            doc["push_expires_at"] = expires.strftime(WALL_FORMAT)
     if channel == "push":
         doc["push_ttl_hours"] = _bounded_int(
             raw.get("push_ttl_hours"),
@@ -90,7 +103,17 @@ def clean_delivery(raw: Any, *, channel: str) -> tuple[dict, Errors]:
             what="the time to live in hours",
             required=False,
         )
+    if doc["push_ttl_hours"] and doc["push_expires_at"]:
+        errors["push_expires_at"] = (
+            "Give a time to live or an expiry time, not both: the provider takes one."
+        )
     return doc, errors
+
+
+def push_expiry(delivery: dict, tz: ZoneInfo) -> datetime | None:
+    """The absolute expiry of a push campaign's messages (aware UTC), or None."""
+    wall = parse_wall((delivery or {}).get("push_expires_at"))
+    return to_utc(wall, tz) if wall is not None else None
 
 
 def user_send_at(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .parsing import DASH, WEEKDAY_LABELS, WEEKDAYS, human_day, parse_date, parse_wall
+from .parsing import DASH, WEEKDAY_LABELS, WEEKDAYS, human_day, human_wall, parse_date, parse_wall
 
 # --- Sentences for the overview ------------------------------------------------------------------
 
@@ -131,5 +131,9 @@ def describe_delivery(delivery: dict, *, channel: str) -> list[tuple[str, str]]:
     ]
     if channel == "push":
         ttl = delivery.get("push_ttl_hours")
-        rows.append(("Time to live", _plural(ttl, "hour") if ttl else "The provider's default"))
+        expires = parse_wall(delivery.get("push_expires_at"))
+        if expires is not None:
+            rows.append(("Expires", f"{human_wall(expires)} (account time)"))
+        else:
+            rows.append(("Time to live", _plural(ttl, "hour") if ttl else "The provider's default"))
     return rows

@@ -13,6 +13,7 @@ from django import forms
 from django.http import HttpRequest, HttpResponse
 
 from apps.providers.models import Channel, Provider, ProviderGroup
+from apps.providers.routing import push_route_rows, push_routes
 
 from ...models import Campaign, CampaignType
 from ...readiness import CHANNEL_WORDS, route_needed
@@ -55,15 +56,7 @@ def route_choices(channel: str) -> list[tuple[str, list[tuple[str, str]]]]:
     return options
 
 
-# What "Send through" reaches, said where it is chosen. A push campaign sends every device
-# of its audience through its one provider (providers.routing.route_for): FCM takes Android,
-# iOS (through the APNs key set up in Firebase) and web tokens; APNs takes iOS tokens only.
 ROUTE_HELP = {
-    Channel.PUSH: (
-        "Needed to schedule. One provider sends to every device in the audience: an FCM "
-        "provider reaches Android, iOS and web devices; an APNs provider reaches iOS devices "
-        "only, so Android and web devices would fail."
-    ),
     Channel.EMAIL: "Needed to schedule: the email provider that sends this campaign.",
 }
 
@@ -137,6 +130,9 @@ class SetupForm(forms.Form):
         cleaned = super().clean()
         channel = self.campaign.channel if self.campaign else cleaned.get("channel")
         route = cleaned.get("route") or ""
+        if channel == Channel.PUSH:
+            # Push follows the account's route per device platform (Settings → Providers).
+            route = ""
         if channel and route:
             kind, _, pk = route.partition(":")
             if kind == "group":
@@ -188,9 +184,12 @@ def _render(request, campaign, form, *, status=200) -> HttpResponse:
     # Changing the channel of a new campaign swaps the part of the form that depends on it.
     if request.htmx and request.method == "GET" and request.htmx.target == "setup-route":
         template = f"{TEMPLATE}#route"
-    return wizard.render_step(
-        request, campaign, "setup", template, {"form": form, "channel": form.channel}, status=status
-    )
+    context = {"form": form, "channel": form.channel}
+    if form.channel == Channel.PUSH:
+        rows = push_route_rows()
+        context["push_routes"] = rows
+        context["push_routed"] = any(row.provider for row in rows)
+    return wizard.render_step(request, campaign, "setup", template, context, status=status)
 
 
 def view(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
@@ -230,7 +229,15 @@ def view(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
 
 
 def summary(campaign: Campaign) -> list[tuple[str, str]]:
-    if campaign.provider_group_id:
+    if campaign.channel == Channel.PUSH:
+        routes = push_routes()
+        route = "; ".join(
+            f"{label}: {routes.providers[platform].nickname}"
+            if routes.providers.get(platform)
+            else f"{label}: none (skipped)"
+            for platform, label in (("android", "Android"), ("ios", "iOS"), ("web", "Web"))
+        )
+    elif campaign.provider_group_id:
         route = f"Provider group {campaign.provider_group.name}"
     elif campaign.provider_id:
         route = f"{campaign.provider.nickname} ({campaign.provider.get_kind_display()})"

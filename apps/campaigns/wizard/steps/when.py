@@ -65,6 +65,7 @@ DELIVERY_FIELDS = {
     "dnd_timezone": ("dnd", "timezone"),
     "dnd_action": ("dnd", "action"),
     "push_ttl_hours": ("push_ttl_hours",),
+    "push_expires_at": ("push_expires_at",),
 }
 CHECKBOXES = ("user_timezone_enabled", "override_frequency_caps", "respect_throttle", "dnd_enabled")
 

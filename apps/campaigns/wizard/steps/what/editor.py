@@ -213,6 +213,8 @@ def editor_context(
         "generic_sms": content.uses_generic_sms(campaign),
         "generic_keys": generic_keys,
         "priorities": content.ANDROID_PRIORITIES,
+        "delivery_priorities": content.DELIVERY_PRIORITIES,
+        "badge_icons": content.BADGE_ICONS,
         "platforms": content.PUSH_PLATFORMS,
         "saved_templates": list(
             MessageTemplate.objects.filter(channel=campaign.channel)
