@@ -1,3 +1,4 @@
+import base64
 import time
 from datetime import UTC, date, datetime
 
@@ -6,6 +7,7 @@ from django.db import DatabaseError, connection
 
 from apps.audience.ingest import RecordError, ingest_records, profile_lookup
 from apps.audience.models import Device, Event, Profile
+from apps.audience.services import devices_deactivate
 
 pytestmark = pytest.mark.django_db
 
@@ -121,6 +123,26 @@ BAD_RECORDS = [
     (event(evtName="Viewed", evtData=[1]), E.INVALID_EVENT_DATA, "evtData must be an object"),
     (token(id="t", type="sms"), E.INVALID_TOKEN_DATA, 'tokenData.type must be "fcm", "apns"'),
     (token(type="fcm"), E.INVALID_TOKEN_DATA, "tokenData.id"),
+    (
+        token(id="https://push.example/e/1", type="webpush"),
+        E.INVALID_TOKEN_DATA,
+        "tokenData.keys (p256dh and auth) are required for a Web Push subscription endpoint",
+    ),
+    (
+        token(id="https://push.example/e/1", type="webpush", keys={"p256dh": "AAAA", "auth": "x"}),
+        E.INVALID_TOKEN_DATA,
+        "tokenData.keys.p256dh must be 65 bytes once decoded",
+    ),
+    (
+        token(id="https://push.example/e/1", type="webpush", keys={"p256dh": "a b", "auth": "x"}),
+        E.INVALID_TOKEN_DATA,
+        "tokenData.keys.p256dh must be base64url text",
+    ),
+    (
+        token(id="fcm-web-token", type="webpush", keys={"p256dh": "x", "auth": "y"}),
+        E.INVALID_TOKEN_DATA,
+        "tokenData.keys belong to a Web Push subscription",
+    ),
 ]
 
 
@@ -440,3 +462,42 @@ def test_a_changed_property_type_counts_as_a_change():
     ingest_records([{"type": "profile", "identity": "t", "profileData": {"flag": True}}])
 
     assert Profile.objects.get().properties == {"flag": True}
+
+
+P256DH = base64.urlsafe_b64encode(b"\x04" + b"k" * 64).rstrip(b"=").decode()
+AUTH = base64.urlsafe_b64encode(b"s" * 16).rstrip(b"=").decode()
+
+
+def test_a_web_push_subscription_is_stored_with_its_keys():
+    endpoint = "https://updates.push.services.mozilla.com/wpush/v2/gAAAA"
+    subscription = {"id": endpoint, "type": "webpush", "keys": {"p256dh": P256DH, "auth": AUTH}}
+
+    result = ingest_records([{"type": "token", "identity": "browser", "tokenData": subscription}])
+
+    assert result.processed == 1 and not result.rejected
+    device = Device.objects.get(push_token=endpoint)
+    assert (device.platform, device.push_keys) == ("web", {"p256dh": P256DH, "auth": AUTH})
+
+
+def test_a_deactivated_token_uploaded_again_is_a_new_registration():
+    ingest_records([token(id="fcm-token-again", type="fcm")])
+    old = Device.objects.get(push_token="fcm-token-again")
+    assert devices_deactivate(dead={old.pk: ("fcm-token-again", "UNREGISTERED: gone")}) == 1
+
+    ingest_records([token(id="fcm-token-again", type="fcm")])
+
+    fresh = Device.objects.get(push_token="fcm-token-again")
+    assert fresh.pk != old.pk and fresh.deactivated_at is None
+    old.refresh_from_db()
+    assert (old.push_token, old.deactivated_token) == (None, "fcm-token-again")
+    assert Profile.objects.get(identity="x").push_android is True
+
+
+def test_a_device_whose_token_changed_since_the_send_is_not_deactivated():
+    ingest_records([token(id="old-token", type="fcm")])
+    device = Device.objects.get(push_token="old-token")
+    Device.objects.filter(pk=device.pk).update(push_token="new-token")
+
+    assert devices_deactivate(dead={device.pk: ("old-token", "UNREGISTERED")}) == 0
+    device.refresh_from_db()
+    assert device.push_token == "new-token" and device.deactivated_at is None

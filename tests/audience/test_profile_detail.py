@@ -1,9 +1,11 @@
+import re
 from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
 
 from apps.audience.models import Platform, Profile
+from apps.audience.services import devices_deactivate
 from tests.audience.factories import DeviceFactory, EventFactory, ProfileFactory
 
 
@@ -185,3 +187,21 @@ def test_a_viewer_may_not_open_a_profile(viewer_client, ada):
     response = viewer_client.get(url(ada))
     assert response.status_code == 403
     assert "ada@example.com" not in response.content.decode()
+
+
+def test_a_device_a_provider_unregistered_shows_as_deactivated_with_the_providers_words(
+    marketer_client, ada
+):
+    token = "ab" * 32
+    device = DeviceFactory(profile=ada, platform=Platform.IOS, push_token=token)
+    devices_deactivate(dead={device.pk: (token, "Unregistered <410>")})
+
+    page = marketer_client.get(url(ada)).content.decode()
+
+    cell = re.search(rf'<td id="device-{device.pk}-token">(.*?)</td>', page, re.S).group(1)
+    assert '<span class="badge bad">deactivated</span>' in cell
+    assert f"{token[:10]}…{token[-6:]}" in cell
+    assert "the provider said “Unregistered &lt;410&gt;”" in cell  # escaped provider text
+    assert "Push skips this device until the app registers again." in cell
+    ada.refresh_from_db()
+    assert ada.push_ios is False

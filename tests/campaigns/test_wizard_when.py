@@ -2,7 +2,7 @@
 part, what a POST saves, errors beside their fields, and the overview's summary/problems."""
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -12,6 +12,7 @@ from django.utils.html import escape
 from apps.accounts.models import GLOBAL_LIMITS_OVERRIDE_EFFECT, GLOBAL_LIMITS_OVERRIDE_LABEL
 from apps.accounts.services import account_settings_get
 from apps.campaigns.models import Campaign, WizardStep
+from apps.campaigns.when import describe_delivery
 from apps.campaigns.wizard.steps import when as when_step
 from tests.campaigns.factories import CampaignFactory
 
@@ -489,3 +490,40 @@ def test_without_javascript_the_refresh_button_shows_the_fields_for_the_choice(m
     html = response.content.decode()
     assert response.status_code == 200 and 'name="at"' not in html
     assert Campaign.objects.get(pk=campaign.pk).when == {}
+
+
+def test_an_absolute_expiry_is_saved_in_account_time_and_reaches_the_message_in_utc(
+    marketer_client,
+):
+    campaign = _campaign(campaign_type="one_time", channel="push")
+    expiry = f"{_next_year()}-03-03T18:00"
+
+    response = marketer_client.post(_url(campaign), _post(push_expires_at=expiry))
+
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.delivery["push_expires_at"] == expiry
+    # Paris is UTC+1 in March: the provider gets the same instant as Unix time.
+    assert campaign.push_expires_utc == datetime(_next_year(), 3, 3, 17, 0, tzinfo=UTC)
+    assert ("Expires", f"{_next_year()}-03-03 18:00 (account time)") in (
+        describe_delivery(campaign.delivery, channel="push")
+    )
+    html = marketer_client.get(_url(campaign)).content.decode()
+    assert f'name="push_expires_at" value="{expiry}"' in html
+
+
+def test_a_time_to_live_and_an_expiry_together_are_refused_beside_the_expiry(marketer_client):
+    campaign = _campaign(campaign_type="one_time", channel="push")
+    html = marketer_client.post(
+        _url(campaign),
+        _post(push_ttl_hours="6", push_expires_at=f"{_next_year()}-03-03T18:00"),
+    ).content.decode()
+    assert (
+        'id="id_push_expires_at_errors"><li>Give a time to live or an expiry time, not both' in html
+    )
+
+
+def test_a_malformed_expiry_is_refused_beside_the_field(marketer_client):
+    campaign = _campaign(campaign_type="one_time", channel="push")
+    html = marketer_client.post(_url(campaign), _post(push_expires_at="soon")).content.decode()
+    assert 'id="id_push_expires_at_errors"><li>Enter the expiry as a date and time' in html

@@ -37,6 +37,27 @@ def sandbox_fcm(sandbox, label: str) -> Provider:
     )
 
 
+def sandbox_apns(sandbox, label: str, *, topic: str = "com.herald.demo") -> Provider:
+    """An APNs provider on the test sandbox under `label`, with a throwaway .p8 key (the
+    sandbox checks the JWT's shape and age, not its signature); cached JWTs are dropped."""
+    from apps.demo.providers import throwaway_apns_key
+    from apps.providers.kinds.apns import adapter as apns_module
+
+    apns_module._jwt_cache.clear()
+    return provider_create(
+        channel="push",
+        kind="apns",
+        nickname=label.title(),
+        base_url=sandbox.url_for(label),
+        credentials={
+            "key_id": "ABC123DEFG",
+            "team_id": "TEAM123456",
+            "private_key": throwaway_apns_key(),
+        },
+        settings={"topic": topic},
+    )
+
+
 def fresh_provider_state() -> Iterator[None]:
     """Around a test that sends: no circuit breaker state (in this run's Redis db) and no
     cached FCM access token from an earlier test, before and after. Use as the body of an
