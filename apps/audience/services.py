@@ -196,26 +196,20 @@ def _rejection(import_id: int, row: csv_import.CsvRow, reason: str) -> ProfileIm
     )
 
 
-def devices_deactivate(*, dead: dict[int, tuple[str, str]], now=None) -> int:
-    """Deactivate devices whose token a provider refused for good: device id → (the token
-    that was sent, the provider's words). One UPDATE for the whole batch. A device whose token
-    changed since the send (the app registered a new one) is left alone: only the token that
-    was refused dies. The reach flags follow by themselves (their triggers watch push_token).
-    Returns how many devices were deactivated."""
+def devices_deactivate(*, dead: dict[str, str], now=None) -> int:
+    """Deactivate the devices of push tokens a provider refused for good: token → the
+    provider's words. One UPDATE for the whole batch, matched on the token that was sent, so
+    a device whose app registered a new token meanwhile is left alone. The reach flags follow
+    by themselves (their triggers watch push_token). Returns how many were deactivated."""
     if not dead:
         return 0
-    ids = list(dead)
+    tokens = list(dead)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Device._meta.db_table} AS d SET deactivated_token = d.push_token, "
             "push_token = NULL, deactivated_at = %s, deactivated_reason = x.reason "
-            "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS x(id, token, reason) "
-            "WHERE d.id = x.id AND d.push_token = x.token",
-            [
-                now or timezone.now(),
-                ids,
-                [dead[i][0] for i in ids],
-                [dead[i][1][:200] for i in ids],
-            ],
+            "FROM unnest(%s::text[], %s::text[]) AS x(token, reason) "
+            "WHERE d.push_token = x.token",
+            [now or timezone.now(), tokens, [dead[t][:200] for t in tokens]],
         )
         return cursor.rowcount

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field, replace
 
 from django.db.models import F
 
-from apps.audience.models import Device, Profile
+from apps.audience.models import Profile
 from apps.audience.services import devices_deactivate
 from apps.providers.adapters.base import SendResult, SendStatus
 from apps.providers.groups import group_send_sms
 from apps.providers.kinds import adapter_send
 from apps.providers.models import Channel, Provider, ProviderGroup
+from apps.providers.push import push_routes_send, unregistered_tokens
 from apps.providers.routing import PushRoutes
 
 from .content import ContentInvalid, campaign_route, campaign_variants, render_message
@@ -169,30 +170,6 @@ def _send_test_messages(
 def _send_test_pushes(route: PushRoutes, messages: list) -> list[tuple[SendResult, str]]:
     """Each device through its platform's provider, as a run sends it; a token the provider
     calls unregistered deactivates its device here too (the answer is as true for a test)."""
-    answers: list[tuple[SendResult, str] | None] = [None] * len(messages)
-    by_provider: dict[int, tuple[Provider, list[int]]] = {}
-    for index, message in enumerate(messages):
-        web_subscription = bool(message.subscription_keys)
-        provider = route.provider_for(message.platform, web_subscription=web_subscription)
-        if provider is None:
-            problem = route.problem_for(message.platform, web_subscription=web_subscription)
-            answers[index] = (SendResult(message.token, SendStatus.PERMANENT, error=problem), "")
-            continue
-        by_provider.setdefault(provider.pk, (provider, []))[1].append(index)
-    dead: dict[int, tuple[str, str]] = {}
-    for provider, indexes in by_provider.values():
-        results = adapter_send(provider, [messages[i] for i in indexes])
-        for index, result in zip(indexes, results, strict=True):
-            answers[index] = (result, provider.nickname)
-            if result.unregistered:
-                dead[index] = (messages[index].token, result.error or "Unregistered")
-    if dead:
-        ids = dict(
-            Device.objects.filter(push_token__in=[token for token, _ in dead.values()]).values_list(
-                "push_token", "pk"
-            )
-        )
-        devices_deactivate(
-            dead={ids[token]: (token, error) for token, error in dead.values() if token in ids}
-        )
-    return [answer for answer in answers if answer is not None]
+    answers = push_routes_send(route, messages)
+    devices_deactivate(dead=unregistered_tokens(messages, answers))
+    return [(result, provider.nickname if provider else "") for result, provider in answers]

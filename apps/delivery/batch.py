@@ -34,67 +34,37 @@ campaign's QUEUED and WAITING rows become SKIPPED (reason stopped).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from apps.audience.services import devices_deactivate
 from apps.campaigns.content import ContentInvalid, campaign_route, campaign_variants
 from apps.campaigns.models import Campaign, CampaignStatus
 from apps.message_templates.personalization import BUILT_IN_FIELDS
 from apps.message_templates.rendering import MessageRenderer
-from apps.providers.adapters.base import SendStatus
-from apps.providers.groups import group_providers, group_send_sms
-from apps.providers.kinds import adapter_send
-from apps.providers.models import Provider, ProviderGroup
+from apps.providers.models import Provider
 from apps.providers.routing import PushRoutes
 
-from . import policies, throttle
+from . import policies
 from .bookkeeping import batch_was_last, note_progress
 from .completion import run_finish_if_done, stop_sweep
 from .messages import recipient_address, run_message
 from .models import CampaignRun, Message, MessageStatus, SkipReason
+from .sending import (  # noqa: F401 - FAILED_* re-exported: the reasons a batch records
+    FAILED_NO_PROVIDER,
+    FAILED_PERMANENT,
+    FAILED_RENDER,
+    FAILED_RETRIES_EXHAUSTED,
+    FAILED_UNREGISTERED,
+    Outcome,
+    send_chunk,
+    send_lease,
+)
 
-# Reasons of FAILED rows (Message.reason is free text up to 20 characters).
-FAILED_PERMANENT = "permanent"
-FAILED_RETRIES_EXHAUSTED = "retries_exhausted"
-FAILED_RENDER = "render_error"
-FAILED_NO_PROVIDER = "no_provider"
-# The provider said the push token is gone for good; the device is deactivated at once.
-FAILED_UNREGISTERED = "unregistered"
 THROTTLE_CHUNK_SECONDS = 2.0
-
-
-def send_lease() -> timedelta:
-    return timedelta(seconds=max(settings.HERALD_SEND_LEASE_S, 1))
-
-
-def max_attempts() -> int:
-    return max(settings.HERALD_SEND_MAX_ATTEMPTS, 1)
-
-
-def retry_backoff(attempts: int) -> timedelta:
-    """30 s, 60 s, 120 s … capped at 15 min: a provider outage is not hammered."""
-    base = settings.HERALD_SEND_RETRY_BASE_S
-    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 900))
-
-
-@dataclass
-class Outcome:
-    """What happened to one claimed row, written back in one bulk UPDATE."""
-
-    status: str
-    reason: str = ""
-    release_at: datetime | None = None
-    provider_id: int | None = None
-    provider_message_id: str = ""
-    error: str = ""
-    sent_at: datetime | None = None
 
 
 @dataclass
@@ -160,10 +130,6 @@ def _record(outcomes: dict[int, Outcome]) -> int:
         return cursor.rowcount
 
 
-def _stopped(campaign_id: int) -> bool:
-    return Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.STOPPED).exists()
-
-
 def _decide(campaign: Campaign, run: CampaignRun, rows: list[Message], now: datetime) -> dict:
     """message id → (action, reason, release_at): cut-off, time zones, DND, frequency caps
     (policies.decide, one query for the whole batch)."""
@@ -200,98 +166,6 @@ def _throttle_chunk(rates: list[tuple[str, int]]) -> int:
 
 def _variants(campaign: Campaign) -> dict[str, dict]:
     return {str(v.get("key")): dict(v.get("message") or {}) for v in campaign_variants(campaign)}
-
-
-def _provider_send(campaign: Campaign, route, messages: list) -> list[tuple[Any, int | None]]:
-    """(SendResult, provider id) per message, in order. Push messages go through their
-    platform's provider, one adapter call per provider."""
-    if isinstance(route, PushRoutes):
-        by_provider: dict[int, tuple[Provider, list[int]]] = {}
-        for index, message in enumerate(messages):
-            provider = _push_provider(route, message)
-            by_provider.setdefault(provider.pk, (provider, []))[1].append(index)
-        answers: list[tuple[Any, int | None]] = [None] * len(messages)  # type: ignore[list-item]
-        for provider, indexes in by_provider.values():
-            results = adapter_send(provider, [messages[i] for i in indexes])
-            for index, result in zip(indexes, results, strict=True):
-                answers[index] = (result, provider.pk)
-        return answers
-    if isinstance(route, ProviderGroup):
-        by_nickname = {p.nickname: p.pk for p in group_providers(group=route)}
-        return [
-            (result, by_nickname.get(nickname))
-            for result, nickname in group_send_sms(group=route, messages=messages)
-        ]
-    return [(result, route.pk) for result in adapter_send(route, messages)]
-
-
-def _send_chunk(
-    campaign: Campaign,
-    route,
-    chunk: list[tuple[Message, Any]],
-    rates: list[tuple[str, int]],
-    *,
-    remaining: list[tuple[Message, Any]],
-) -> dict[int, Outcome]:
-    """Take throttle tokens, check Stop, send one chunk; its rows' outcomes."""
-    if rates:
-        wait = max(float(throttle.acquire(key, len(chunk), rate) or 0.0) for key, rate in rates)
-        if wait > 0:
-            # The tokens are reserved; stretch the claim's lease over the wait so beat does
-            # not take the rows back while this batch waits its turn.
-            Message.objects.filter(
-                pk__in=[row.pk for row, _ in remaining], status=MessageStatus.SENDING
-            ).update(release_at=timezone.now() + timedelta(seconds=wait) + send_lease())
-            time.sleep(wait)
-    if _stopped(campaign.pk):
-        return {
-            row.pk: Outcome(MessageStatus.SKIPPED, reason=SkipReason.STOPPED)
-            for row, _ in remaining
-        }
-    outcomes: dict[int, Outcome] = {}
-    answers = _provider_send(campaign, route, [message for _, message in chunk])
-    sent_at = timezone.now()
-    dead_devices: dict[int, tuple[str, str]] = {}
-    for (row, message), (result, provider_id) in zip(chunk, answers, strict=True):
-        if result.unregistered and row.device_id:
-            # Deactivated now, not at the end of the run: later batches and runs skip it.
-            dead_devices[row.device_id] = (message.token, result.error or "Unregistered")
-            outcomes[row.pk] = Outcome(
-                MessageStatus.FAILED,
-                reason=FAILED_UNREGISTERED,
-                provider_id=provider_id,
-                error=result.error,
-            )
-        elif result.status is SendStatus.ACCEPTED:
-            outcomes[row.pk] = Outcome(
-                MessageStatus.SENT,
-                provider_id=provider_id,
-                provider_message_id=result.provider_message_id,
-                sent_at=sent_at,
-            )
-        elif result.status is SendStatus.RETRYABLE and row.attempts < max_attempts():
-            # No Celery countdown: the row waits in the database and beat releases it.
-            outcomes[row.pk] = Outcome(
-                MessageStatus.WAITING,
-                release_at=sent_at + retry_backoff(row.attempts),
-                provider_id=provider_id,
-                error=result.error,
-            )
-        else:
-            reason = (
-                FAILED_PERMANENT
-                if result.status is SendStatus.PERMANENT
-                else FAILED_RETRIES_EXHAUSTED
-            )
-            outcomes[row.pk] = Outcome(
-                MessageStatus.FAILED, reason=reason, provider_id=provider_id, error=result.error
-            )
-    devices_deactivate(dead=dead_devices, now=sent_at)
-    return outcomes
-
-
-def _push_provider(route: PushRoutes, message) -> Provider | None:
-    return route.provider_for(message.platform, web_subscription=bool(message.subscription_keys))
 
 
 def _batch_fields() -> list[str]:
@@ -447,7 +321,7 @@ def _send_in_chunks(
     size = _throttle_chunk(rates)
     for start in range(0, len(to_send), size):
         chunk = to_send[start : start + size]
-        chunk_outcomes = _send_chunk(campaign, route, chunk, rates, remaining=to_send[start:])
+        chunk_outcomes = send_chunk(campaign, route, chunk, rates, remaining=to_send[start:])
         _record(chunk_outcomes)
         outcomes.update(chunk_outcomes)
         if any(o.reason == SkipReason.STOPPED for o in chunk_outcomes.values()):

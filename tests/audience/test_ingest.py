@@ -482,7 +482,7 @@ def test_a_web_push_subscription_is_stored_with_its_keys():
 def test_a_deactivated_token_uploaded_again_is_a_new_registration():
     ingest_records([token(id="fcm-token-again", type="fcm")])
     old = Device.objects.get(push_token="fcm-token-again")
-    assert devices_deactivate(dead={old.pk: ("fcm-token-again", "UNREGISTERED: gone")}) == 1
+    assert devices_deactivate(dead={"fcm-token-again": "UNREGISTERED: gone"}) == 1
 
     ingest_records([token(id="fcm-token-again", type="fcm")])
 
@@ -498,6 +498,6 @@ def test_a_device_whose_token_changed_since_the_send_is_not_deactivated():
     device = Device.objects.get(push_token="old-token")
     Device.objects.filter(pk=device.pk).update(push_token="new-token")
 
-    assert devices_deactivate(dead={device.pk: ("old-token", "UNREGISTERED")}) == 0
+    assert devices_deactivate(dead={"old-token": "UNREGISTERED"}) == 0
     device.refresh_from_db()
     assert device.push_token == "new-token" and device.deactivated_at is None

@@ -194,7 +194,7 @@ def test_a_device_a_provider_unregistered_shows_as_deactivated_with_the_provider
 ):
     token = "ab" * 32
     device = DeviceFactory(profile=ada, platform=Platform.IOS, push_token=token)
-    devices_deactivate(dead={device.pk: (token, "Unregistered <410>")})
+    devices_deactivate(dead={token: "Unregistered <410>"})
 
     page = marketer_client.get(url(ada)).content.decode()
 

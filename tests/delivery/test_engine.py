@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.campaigns.models import CampaignStatus
 from apps.campaigns.services import campaign_stop
-from apps.delivery import batch, bookkeeping, completion, release, runs
+from apps.delivery import batch, bookkeeping, completion, release, runs, throttle
 from apps.delivery import tasks as delivery_tasks
 from apps.delivery.models import CampaignRun, Message, MessageStatus, RunStatus, SkipReason
 from apps.providers.services import provider_create
@@ -444,7 +444,7 @@ def test_throttle_tokens_are_taken_for_the_rows_to_send(provider_sandbox, monkey
     run = started_run(campaign)
     asked: list[tuple] = []
     monkeypatch.setattr(
-        batch.throttle, "acquire", lambda key, n, rate: asked.append((key, n, rate)) or 0.0
+        throttle, "acquire", lambda key, n, rate: asked.append((key, n, rate)) or 0.0
     )
     batch.send_batch(run.pk, queued_ids(run), now=T0)
     assert asked == [(f"campaign:{campaign.pk}", 3, 600)]
@@ -722,7 +722,7 @@ def test_a_throttled_batch_sends_in_chunks_and_sees_stop_between_them(
             campaign_stop(campaign=campaign)  # pressed while the first chunk was out
         return 0.0
 
-    monkeypatch.setattr(batch.throttle, "acquire", acquire)
+    monkeypatch.setattr(throttle, "acquire", acquire)
     batch.send_batch(run.pk, queued_ids(run), now=T0)
 
     assert asked == [2, 2]

@@ -1,0 +1,53 @@
+"""Sending push messages through the account's push routes: each message through its device
+platform's provider, one adapter call per provider (so each keeps its batch concurrency),
+answers in the messages' order. Used by the delivery engine's batches and the Test step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from apps.providers.adapters.base import PushMessage, SendResult, SendStatus
+from apps.providers.kinds import adapter_send
+from apps.providers.models import Provider
+from apps.providers.routing import PushRoutes
+
+
+def push_provider(routes: PushRoutes, message: PushMessage) -> Provider | None:
+    """The provider a message's device goes through (a subscription needs Web Push)."""
+    return routes.provider_for(message.platform, web_subscription=bool(message.subscription_keys))
+
+
+def push_routes_send(
+    routes: PushRoutes, messages: Sequence[PushMessage]
+) -> list[tuple[SendResult, Provider | None]]:
+    """(result, provider) per message, in order. A message whose platform has no provider
+    is not sent: its result is PERMANENT with the route's problem (the engine skips such
+    rows before they get here; a test send shows the sentence)."""
+    answers: list[tuple[SendResult, Provider | None] | None] = [None] * len(messages)
+    by_provider: dict[int, tuple[Provider, list[int]]] = {}
+    for index, message in enumerate(messages):
+        provider = push_provider(routes, message)
+        if provider is None:
+            problem = routes.problem_for(
+                message.platform, web_subscription=bool(message.subscription_keys)
+            )
+            answers[index] = (SendResult(message.token, SendStatus.PERMANENT, error=problem), None)
+            continue
+        by_provider.setdefault(provider.pk, (provider, []))[1].append(index)
+    for provider, indexes in by_provider.values():
+        results = adapter_send(provider, [messages[i] for i in indexes])
+        for index, result in zip(indexes, results, strict=True):
+            answers[index] = (result, provider)
+    return [answer for answer in answers if answer is not None]
+
+
+def unregistered_tokens(
+    messages: Sequence[PushMessage], answers: Sequence[tuple[SendResult, Provider | None]]
+) -> dict[str, str]:
+    """token → the provider's words, for every message whose provider called its token gone
+    for good (what audience.services.devices_deactivate takes)."""
+    return {
+        message.token: result.error or "Unregistered"
+        for message, (result, _) in zip(messages, answers, strict=True)
+        if result.unregistered
+    }
