@@ -7,12 +7,23 @@ from django.utils import timezone
 
 from apps.campaigns.models import Campaign
 
-from .. import selectors
+from .. import failures, selectors
+from ..models import RunStatus
 
 register = template.Library()
 
 
-@register.inclusion_tag("delivery/_progress.html")
+@register.inclusion_tag("delivery/_panel.html")
 def campaign_delivery_panel(campaign: Campaign) -> dict:
-    """The current run's progress, the A/B result and the run history."""
-    return {"delivery": selectors.campaign_progress(campaign, now=timezone.now())}
+    """The current run's progress, the A/B result and the run history; then why the current
+    run's messages failed or were skipped (none for a refused run: it sent nothing)."""
+    delivery = selectors.campaign_progress(campaign, now=timezone.now())
+    current = delivery.current
+    run_failures = None
+    if current is not None and current.run.status != RunStatus.REFUSED:
+        run_failures = failures.run_failures(
+            campaign,
+            current.run,
+            failed_or_skipped=current.counts.failed + current.counts.skipped,
+        )
+    return {"delivery": delivery, "failures": run_failures}
