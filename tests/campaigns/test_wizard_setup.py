@@ -5,10 +5,10 @@ import re
 import pytest
 from django.urls import reverse
 
+from apps.audience.models import Device
 from apps.campaigns.models import Campaign, CampaignType, WizardStep
 from apps.campaigns.wizard.steps import setup
 from apps.providers.models import ProviderGroup
-from apps.audience.models import Device
 from apps.providers.services import provider_create, provider_group_save, push_route_set
 from tests.audience.factories import ProfileFactory
 from tests.campaigns.factories import CampaignFactory
