@@ -22,6 +22,7 @@ from apps.providers.kinds import (
     smtp,
     twilio,
     vonage,
+    webpush,
 )
 from apps.providers.kinds.base import Kind
 from apps.providers.sandbox.wire import Wire
@@ -42,6 +43,7 @@ KINDS: dict[str, Kind] = {
         smtp.KIND,
         fcm.KIND,
         apns.KIND,
+        webpush.KIND,
     )
 }
 
