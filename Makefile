@@ -67,9 +67,13 @@ bench-segments: install
 	bash .ci/services.sh
 	$(PY) bench/segments.py --profiles $(PROFILES) $(if $(EXPLAIN),--explain)
 
-# Seeds herald_bench_fanout once (PROFILES profiles, one FCM device each), then sends a push
-# campaign to all of them through two Celery workers and the sandbox; checks none is lost or
-# sent twice. Add PYSPY=1 for a profile of the workers (py-spy must be installed).
+# Seeds herald_bench_fanout once (PROFILES profiles, one push device each; PLATFORMS sets the
+# mix, e.g. PLATFORMS=android=70,ios=25,web=5, default all Android), then sends a push
+# campaign to all of them through two Celery workers and the sandbox, each device through its
+# platform's provider; checks none is lost or sent twice; then times a bare aiohttp loop
+# sending as many FCM requests (baseline_messages_per_s, ratio). Add PYSPY=1 for a profile of
+# the workers (py-spy must be installed).
 bench-fanout: install
 	bash .ci/services.sh
-	$(PY) bench/fanout.py --profiles $(PROFILES) $(if $(PYSPY),--profile-workers)
+	$(PY) bench/fanout.py --profiles $(PROFILES) $(if $(PLATFORMS),--platforms $(PLATFORMS)) \
+		$(if $(PYSPY),--profile-workers)

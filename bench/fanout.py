@@ -1,16 +1,25 @@
 """Fan-out benchmark: a push campaign to N profiles through the provider sandbox, end to end
-through real Celery workers.
+through real Celery workers, each device through its platform's provider; then the same
+number of bare FCM requests from a plain asyncio + aiohttp loop, for comparison.
 
-    .venv/bin/python bench/fanout.py --profiles 1000000      (what `make bench-fanout` runs)
+    .venv/bin/python bench/fanout.py --profiles 1000000 --platforms android=70,ios=25,web=5
+    make bench-fanout PROFILES=1000000 PLATFORMS=android=70,ios=25,web=5
+    .venv/bin/python bench/fanout.py --profiles 200000 --baseline-only   (the baseline alone)
 
 1. Makes sure the database (default `herald_bench_fanout` on 127.0.0.1:5432) exists and is
-   migrated, and seeds it ONCE with N profiles, each with one Android device holding an FCM
-   token, by two INSERT … SELECT generate_series statements (no Python loop). A marker on the
-   database (a COMMENT, as bench/segments.py does) records the size; a later run with the same
-   size reuses the data (--reseed forces a fresh seed).
-2. Starts the provider sandbox on free loopback ports and creates an FCM push provider pointed
-   at it, and a scheduled one-time "now" push campaign to everyone (ad-hoc definition
-   {"version": 1}), one message per profile (the last active device).
+   migrated, and seeds it ONCE with N profiles with one push device each, the platform by
+   --platforms (default android=100: the runs before it, unchanged): Android devices hold FCM
+   tokens, iOS devices APNs tokens, web devices Web Push subscriptions on the sandbox
+   (bench/fanout_seed.py). Set-based SQL for everything but the web subscriptions' keys
+   (computed in Python, ~45 µs each, and copied in). A marker on the database (a COMMENT)
+   records the size and mix; a later run with the same ones reuses the data (--reseed forces
+   a fresh seed).
+2. Starts the provider sandbox on free loopback ports and creates, for each platform of the
+   mix, its provider on a sandbox label of its own, chosen as that platform's push route —
+   FCM (bench-fcm) for Android, APNs (bench-apns) for iOS, Web Push (bench-webpush) for the
+   web (bench/fanout_routes.py) — and points the web devices' endpoints at this sandbox (one
+   UPDATE; its port changes per run). Then a scheduled one-time "now" push campaign to
+   everyone (ad-hoc definition {"version": 1}), one message per profile.
 3. Starts --workers `celery worker` processes (bulk queue, --pool=solo: one batch at a time per
    process, the production setting: prefetch 1, acks_late) and waits until they answer a ping,
    so their start-up is not timed.
@@ -21,24 +30,42 @@ through real Celery workers.
    run_start to that moment (snapshot included: end to end). cpu_s: CPU seconds of the
    workers, the sandbox, this process and PostgreSQL over the same time.
 5. peak_rss_mb: the highest VmHWM of the worker processes (/proc/<pid>/status; the solo pool
-   sends in the worker's main process). lost: rows not SENT + run recipients the sandbox did not
-   record; duplicates: recipient tokens the sandbox recorded more than once.
+   sends in the worker's main process). The check reads every run row's device and what the
+   sandbox recorded under each provider's label: lost = rows not SENT + devices their
+   platform's provider did not record; duplicates = tokens recorded more than once;
+   by_platform = per platform its devices, SENT rows, what its provider's label recorded
+   (must equal the devices) and when its last message arrived (done_after_s, from the start).
+6. The baseline (bench/fanout_baseline.py), once the workers are stopped: as many FCM v1
+   requests as the run had recipients, each the body Herald's FCM adapter writes for an
+   Android device, built beforehand, sent by 64 coroutines over one pooled
+   aiohttp.TCPConnector(limit=64) to the sandbox's FCM wire under the label bench-baseline,
+   one access token for all; only the sends are timed. baseline_messages_per_s = accepted
+   requests / seconds; ratio = messages_per_s / baseline_messages_per_s: the share of a bare
+   HTTP loop's speed Herald reaches with its database, queue and workers in the way. The
+   sandbox must record exactly that many baseline messages, each token once.
 
 With --profile-workers (py-spy must be on PATH or in .venv/bin; it is not a requirement) each
 worker is recorded with `py-spy record --format raw` and the top functions (own and total
-samples) go to stderr and var/bench-fanout-profile-<pid>.txt.
+samples) go to stderr and var/bench-fanout-profile-<pid>.txt (bench/fanout_processes.py).
 
-Measured here (2 cores, 1,000,000 profiles, 2 workers, 2026-11-23 20:20): snapshot_s 4.21,
-3,177 messages/s end to end, peak RSS 121 MB per worker, 0 lost, 0 duplicates; CPU: workers
-344 s, sandbox 152 s. `--snapshot-only` five times: 4.22, 3.45, 3.61, 3.62, 3.94 s (the
-INSERT of a million rows is bound by PostgreSQL writing its WAL, ~280 MB per snapshot).
+Measured here (2 cores, 1,000,000 profiles, Android only, 2 workers, 2026-11-23 20:20):
+snapshot_s 4.21, 3,177 messages/s end to end, peak RSS 121 MB per worker, 0 lost,
+0 duplicates; CPU: workers 344 s, sandbox 152 s. `--snapshot-only` five times: 4.22, 3.45,
+3.61, 3.62, 3.94 s (the INSERT of a million rows is bound by PostgreSQL writing its WAL,
+~280 MB per snapshot). 200,000 profiles, android=70,ios=25,web=5 (2026-12-08): 2,696
+messages/s end to end, baseline 5,243/s, ratio 0.514, 0 lost, 0 duplicates. The baseline
+is bound by the sandbox (one Python process; CPU shared with the client) and varies from
+run to run (20,000 requests: 5,000 to 9,700/s on this machine): compare ratios of one run,
+or several runs.
 
-With --snapshot-only the snapshot is timed alone (no workers). Each run TRUNCATEs the
-previous run's rows first: the bench's database holds only bench runs.
+With --snapshot-only the snapshot is timed alone (no workers, no baseline); with
+--baseline-only only the baseline runs (no database). Each run TRUNCATEs the previous run's
+rows first: the bench's database holds only bench runs.
 
 Progress goes to stderr; the LAST line on stdout is one JSON object with snapshot_s,
-messages_per_s, peak_rss_mb, lost and duplicates (and context). Exit code 1 when anything was
-lost or duplicated.
+messages_per_s, peak_rss_mb, lost, duplicates, by_platform, baseline_messages_per_s and ratio
+(and context). Exit code 1 when anything was lost or duplicated, a platform's devices did
+not all go through its provider, or the sandbox did not record the baseline exactly.
 """
 
 from __future__ import annotations
@@ -46,42 +73,45 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
-
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.database import (  # noqa: E402  (needs ROOT on the path)
-    database_ensure,
-    database_name,
-    seed_marker_read,
-    seed_marker_write,
+from bench.database import database_ensure, database_name  # noqa: E402  (needs ROOT on the path)
+from bench.fanout_baseline import CONNECTIONS, run_baseline  # noqa: E402
+from bench.fanout_check import run_check  # noqa: E402
+from bench.fanout_processes import (  # noqa: E402
+    cpu_seconds,
+    peak_rss_mb,
+    start_spies,
+    start_workers,
+    stop,
+    stop_spies,
 )
+from bench.fanout_routes import providers_create, web_endpoints_point_at  # noqa: E402
+from bench.fanout_seed import DEFAULT_PLATFORMS, ensure_seeded, mix_text, platform_mix  # noqa: E402
 from bench.sandbox_process import Sandbox, log  # noqa: E402
 
-PYTHON = sys.executable
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/herald_bench_fanout"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
-SANDBOX_LABEL = "bench-fcm"
-PROVIDER_NICKNAME = "Bench FCM"
 CAMPAIGN_NAME = "Bench fan-out"
-TOKEN_PREFIX = "bench-fcm-token-"  # + the device id on 12 digits: FCM wants 20+ characters
-SEED_FORMAT = 2  # bump when the seeded rows change shape, so an old seed is not reused
-PROFILE_DIR = ROOT / "var"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument(
+        "--platforms",
+        type=platform_mix,
+        default=platform_mix(DEFAULT_PLATFORMS),
+        help=f"device platform mix in percent, summing to 100 (default {DEFAULT_PLATFORMS}), "
+        "e.g. android=70,ios=25,web=5",
+    )
     # Not read from DATABASE_URL: the seed TRUNCATEs the audience tables, so the database is
     # named explicitly (or is the bench's own).
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
@@ -99,9 +129,22 @@ def main() -> int:
         action="store_true",
         help="time the snapshot alone (no workers, no sending) and print snapshot_s",
     )
+    parser.add_argument(
+        "--baseline-only",
+        action="store_true",
+        help="only the bare aiohttp baseline of --profiles FCM requests (no database)",
+    )
+    parser.add_argument(
+        "--baseline-concurrency",
+        type=int,
+        default=CONNECTIONS,
+        help=f"baseline requests in flight (default {CONNECTIONS}, the connector's limit)",
+    )
     args = parser.parse_args()
-    if args.profiles < 1 or args.workers < 1:
-        parser.error("--profiles and --workers must be at least 1")
+    if args.profiles < 1 or args.workers < 1 or args.baseline_concurrency < 1:
+        parser.error("--profiles, --workers and --baseline-concurrency must be at least 1")
+    if args.snapshot_only and args.baseline_only:
+        parser.error("--snapshot-only and --baseline-only exclude each other")
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     database_url, redis_url = args.database_url, args.redis_url
@@ -116,6 +159,8 @@ def main() -> int:
     os.environ.setdefault("HERALD_LOG_LEVEL", "WARNING")
     if args.batch_size:
         os.environ["HERALD_BATCH_SIZE"] = str(args.batch_size)
+    if args.baseline_only:
+        return _baseline_only(args.profiles, concurrency=args.baseline_concurrency)
     database_ensure(database_url)
 
     import django
@@ -125,12 +170,15 @@ def main() -> int:
 
     log(f"migrating {database_name(database_url)}")
     call_command("migrate", "--noinput", verbosity=0)
-    seeded = _ensure_seeded(database_url, profiles=args.profiles, reseed=args.reseed)
+    seeded = ensure_seeded(
+        database_url, profiles=args.profiles, mix=args.platforms, reseed=args.reseed
+    )
 
     from apps.delivery import release
 
     result: dict = {
         "profiles": args.profiles,
+        "platforms": mix_text(args.platforms),
         "seeded_at": seeded["seeded_at"],
         "seed_seconds": seeded["seed_seconds"],
         "workers": args.workers,
@@ -142,125 +190,74 @@ def main() -> int:
     workers: list[subprocess.Popen] = []
     spies: list[tuple[subprocess.Popen, Path]] = []
     try:
-        run = _create_run(sandbox)
+        run, routes = _create_run(sandbox, list(args.platforms), result)
         if args.snapshot_only:
             snapshot = _snapshot(run)
             snapshot.pop("run")
             result.update(snapshot)
             print(json.dumps(result), flush=True)
             return 0
-        workers = _start_workers(args.workers)
+        workers = start_workers(args.workers)
         if args.profile_workers:
-            spies = _start_spies(workers)
-        cpu_before = _cpu_seconds(workers, sandbox)
+            spies = start_spies(workers)
+        cpu_before = cpu_seconds(workers, sandbox)
+        started_at = time.time()
         result.update(_fan_out(run, timeout=args.timeout))
-        cpu_after = _cpu_seconds(workers, sandbox)
+        run.refresh_from_db()
+        cpu_after = cpu_seconds(workers, sandbox)
         # Where the CPU went while the run was sent: the machine's two cores are shared by
         # the workers, the sandbox (the providers' side) and PostgreSQL.
         result["cpu_s"] = {k: round(cpu_after[k] - cpu_before[k], 1) for k in cpu_after}
-        result["peak_rss_mb"] = max(_peak_rss_mb(w.pid) for w in workers)
-        result.update(_check(sandbox, run))
+        result["peak_rss_mb"] = max(peak_rss_mb(w.pid) for w in workers)
+        result.update(run_check(sandbox, run, routes, started_at=started_at))
+        # The baseline gets the machine to itself: no workers, no spies, an empty sandbox.
+        stop_spies(spies)
+        spies = []
+        stop(workers)
+        sandbox.client.clear()
+        result.update(
+            run_baseline(sandbox, count=run.recipients, concurrency=args.baseline_concurrency)
+        )
     finally:
-        _stop_spies(spies)
-        _stop(workers)
+        stop_spies(spies)
+        stop(workers)
         sandbox.stop()
+    baseline = result["baseline_messages_per_s"]
+    result["ratio"] = round(result["messages_per_s"] / baseline, 3) if baseline else None
     result["load_average_at_end"] = _load_average()
     log(
-        f"snapshot {result['snapshot_s']} s; {result['messages_per_s']} messages/s end to end; "
-        f"peak RSS {result['peak_rss_mb']} MB; lost {result['lost']}, "
-        f"duplicates {result['duplicates']}"
+        f"snapshot {result['snapshot_s']} s; {result['messages_per_s']} messages/s end to end "
+        f"(baseline {baseline}/s, ratio {result['ratio']}); peak RSS {result['peak_rss_mb']} "
+        f"MB; lost {result['lost']}, duplicates {result['duplicates']}"
     )
     print(json.dumps(result), flush=True)
-    return 0 if result["lost"] == 0 and result["duplicates"] == 0 else 1
-
-
-# --- database and seed ----------------------------------------------------------------------
-
-
-def _ensure_seeded(database_url: str, *, profiles: int, reseed: bool) -> dict:
-    """N profiles with one Android FCM device each, unless the database already holds them."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        marker = seed_marker_read(conn)
-        count = conn.execute("SELECT count(*) FROM audience_profile").fetchone()[0]
-        if (
-            not reseed
-            and marker.get("profiles") == profiles
-            and marker.get("format") == SEED_FORMAT
-            and count == profiles
-        ):
-            log(f"reusing the seed of {marker['seeded_at']} ({profiles:,} profiles)")
-            return marker
-        if count and "profiles" not in marker and not reseed:
-            raise SystemExit(
-                f"the database holds {count:,} profiles this bench did not seed; "
-                "pass --reseed to replace them"
-            )
-        log(f"seeding {profiles:,} profiles with one FCM device each")
-        started = time.monotonic()
-        conn.execute(
-            "TRUNCATE audience_event, audience_device, audience_profile RESTART IDENTITY CASCADE"
-        )
-        with conn.transaction():
-            # Plain set-based INSERTs: PostgreSQL generates the rows itself, which is as fast as
-            # COPY here and needs no data through the client.
-            conn.execute(
-                """
-                INSERT INTO audience_profile (
-                    identity, object_id, email, phone, name, gender, country, region, city,
-                    timezone, language, properties, email_unsubscribed, sms_unsubscribed,
-                    push_opt_out, is_test, created_at, updated_at)
-                SELECT 'bench-' || g, md5(g::text), '', '', 'Bench ' || g, '', 'France', '', '',
-                       '', 'fr', '{}'::jsonb, false, false, false, false, now(), now()
-                FROM generate_series(1, %s) AS g
-                """,
-                (profiles,),
-            )
-            # One statement: the statement-level device triggers set push_android once.
-            conn.execute(
-                """
-                INSERT INTO audience_device (
-                    profile_id, platform, push_token, app_version, make, model, os_version,
-                    sdk_version, last_active, created_at)
-                SELECT id, 'android', %s || lpad(id::text, 12, '0'), '1.0', 'Google', 'Pixel',
-                       '14', '6.0', now(), now()
-                FROM audience_profile
-                """,
-                (TOKEN_PREFIX,),
-            )
-        # This shared server runs without autovacuum: do what it would do after a bulk load.
-        conn.execute("VACUUM (ANALYZE) audience_profile, audience_device")
-        now = time.time()
-        marker = {
-            "profiles": profiles,
-            "format": SEED_FORMAT,
-            "seed_seconds": round(time.monotonic() - started, 1),
-            "seeded_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds"),
-        }
-        seed_marker_write(database_url, marker)
-        log(f"seeded in {marker['seed_seconds']} s")
-        return marker
-
-
-def _fcm_provider(base_url: str):
-    from apps.providers.models import Provider
-    from apps.providers.services import provider_create, throwaway_fcm_service_account
-
-    Provider.objects.filter(channel="push", nickname=PROVIDER_NICKNAME).delete()
-    account = throwaway_fcm_service_account(
-        token_uri=base_url + "/token", project_id="herald-bench"
+    routed = all(p["recorded"] == p["devices"] for p in result["by_platform"].values())
+    baseline_exact = (
+        result["baseline_recorded"] == run.recipients and not result["baseline_duplicates"]
     )
-    return provider_create(
-        channel="push",
-        kind="fcm",
-        nickname=PROVIDER_NICKNAME,
-        base_url=base_url,
-        credentials={"service_account": account},
-        settings={"project_id": "herald-bench"},
-    )
+    ok = result["lost"] == 0 and result["duplicates"] == 0 and routed and baseline_exact
+    return 0 if ok else 1
 
 
-def _create_run(sandbox: Sandbox):
-    """A fresh campaign (earlier bench campaigns and their rows are deleted) and its run."""
+def _baseline_only(count: int, *, concurrency: int) -> int:
+    import django
+
+    django.setup()
+    result: dict = {"profiles": count, "cpus": os.cpu_count()}
+    result["load_average_at_start"] = _load_average()
+    sandbox = Sandbox.start(max_messages=count + 1000, client_timeout=300)
+    try:
+        result.update(run_baseline(sandbox, count=count, concurrency=concurrency))
+    finally:
+        sandbox.stop()
+    result["load_average_at_end"] = _load_average()
+    print(json.dumps(result), flush=True)
+    return 0 if result["baseline_recorded"] == count and not result["baseline_duplicates"] else 1
+
+
+def _create_run(sandbox: Sandbox, platforms: list[str], result: dict):
+    """A fresh campaign (earlier bench campaigns and their rows are deleted) and its run,
+    with a fresh provider per platform and the web devices pointed at this sandbox."""
     from django.db import connection
     from django.utils import timezone
 
@@ -277,15 +274,17 @@ def _create_run(sandbox: Sandbox):
             cursor.execute("TRUNCATE delivery_message")
         CampaignRun.objects.filter(campaign_id__in=old).delete()
         Campaign.objects.filter(pk__in=old).delete()
-    provider = _fcm_provider(sandbox.client.url_for(SANDBOX_LABEL))
+    routes = providers_create(sandbox, platforms)
+    if "web" in platforms:
+        result.update(web_endpoints_point_at(sandbox))
     now = timezone.now()
+    # No provider: push follows the account's push routes, one per platform.
     campaign = Campaign.objects.create(
         name=CAMPAIGN_NAME,
         channel="push",
         campaign_type="one_time",
         status=CampaignStatus.RUNNING,
         audience_definition={"version": 1},
-        provider=provider,
         content={
             "mode": "single",
             "variants": [
@@ -301,92 +300,7 @@ def _create_run(sandbox: Sandbox):
         next_run_at=None,
     )
     sandbox.client.clear()
-    return CampaignRun.objects.create(campaign=campaign, scheduled_for=now)
-
-
-# --- workers -----------------------------------------------------------------------------------
-
-
-def _start_workers(count: int) -> list[subprocess.Popen]:
-    from config.celery_app import app as celery_app
-
-    celery_app.control.purge()
-    workers = []
-    for number in range(count):
-        workers.append(
-            subprocess.Popen(
-                [
-                    *(PYTHON, "-m", "celery", "-A", "config", "--quiet", "worker", "--pool=solo"),
-                    *("-Q", "bulk", "--without-heartbeat", "--without-gossip"),
-                    *("--without-mingle", "-n", f"bench-fanout-{os.getpid()}-{number}@%h"),
-                    "--loglevel=WARNING",
-                ],
-                cwd=ROOT,
-                env=os.environ.copy(),
-            )
-        )
-    deadline = time.monotonic() + 60
-    while len(celery_app.control.ping(timeout=1.0)) < count:
-        if any(w.poll() is not None for w in workers) or time.monotonic() > deadline:
-            _stop(workers)
-            raise SystemExit("the Celery workers did not start")
-    log(f"{count} celery workers up (pids {', '.join(str(w.pid) for w in workers)})")
-    return workers
-
-
-def _stop(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _process_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process from /proc/<pid>/stat (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _postgres_pids() -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
-def _cpu_seconds(workers: list[subprocess.Popen], sandbox: Sandbox) -> dict[str, float]:
-    """CPU seconds so far of the workers, the sandbox, this process (the snapshot is taken
-    here) and every PostgreSQL process (whatever else the server is doing counts too)."""
-    return {
-        "workers": sum(_process_cpu_seconds(w.pid) for w in workers),
-        "sandbox": _process_cpu_seconds(sandbox.process.pid),
-        "bench_process": _process_cpu_seconds(os.getpid()),
-        "postgres": sum(_process_cpu_seconds(pid) for pid in _postgres_pids()),
-    }
-
-
-def _peak_rss_mb(pid: int) -> float:
-    """VmHWM: the process's high-water resident set."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return 0.0
+    return CampaignRun.objects.create(campaign=campaign, scheduled_for=now), routes
 
 
 def _snapshot(run) -> dict:
@@ -438,115 +352,6 @@ def _fan_out(run, *, timeout: float) -> dict:
         "sent": sent,
         "messages_per_s": round(sent / seconds),
     }
-
-
-# --- checking ---------------------------------------------------------------------------------
-
-
-def _check(sandbox: Sandbox, run) -> dict:
-    from apps.delivery.models import Message, MessageStatus
-
-    health = sandbox.client.health()
-    recorded = sandbox.client.messages(SANDBOX_LABEL, limit=2 * max(run.recipients, 1) + 1000)
-    if len(recorded) < health["counts"].get(SANDBOX_LABEL, 0):
-        raise SystemExit("the sandbox dropped records; raise HERALD_SANDBOX_MAX_MESSAGES")
-    seen = Counter(message["recipient"] for message in recorded)
-    rows = (
-        Message.objects.filter(run=run)
-        .exclude(status=MessageStatus.CONTROL)
-        .values_list("device_id", "status")
-        .iterator(chunk_size=20_000)
-    )
-    expected: set[str] = set()
-    not_sent = missing = lost = 0
-    for device_id, status in rows:
-        token = f"{TOKEN_PREFIX}{device_id:012d}"
-        expected.add(token)
-        row_not_sent, token_missing = status != MessageStatus.SENT, token not in seen
-        not_sent += row_not_sent
-        missing += token_missing
-        lost += row_not_sent or token_missing  # a recipient counts once, whichever shows it
-    return {
-        "sandbox_recorded": len(recorded),
-        "not_sent": not_sent,
-        "missing_at_sandbox": missing,
-        "lost": lost,
-        "duplicates": sum(count - 1 for count in seen.values() if count > 1),
-        "unexpected_recorded": sum(1 for token in seen if token not in expected),
-    }
-
-
-# --- profiling (optional) --------------------------------------------------------------------
-
-
-def _py_spy() -> str | None:
-    local = Path(PYTHON).parent / "py-spy"
-    return str(local) if local.exists() else shutil.which("py-spy")
-
-
-def _start_spies(workers: list[subprocess.Popen]) -> list[tuple[subprocess.Popen, Path]]:
-    binary = _py_spy()
-    if not binary:
-        log("py-spy not found: --profile-workers ignored")
-        return []
-    PROFILE_DIR.mkdir(exist_ok=True)
-    spies = []
-    for worker in workers:
-        out = PROFILE_DIR / f"bench-fanout-raw-{worker.pid}.txt"
-        spy = subprocess.Popen(
-            [
-                *(binary, "record", "--nonblocking", "--format", "raw", "-r", "50"),
-                *("-o", str(out), "-p", str(worker.pid)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        spies.append((spy, out))
-    return spies
-
-
-def _stop_spies(spies: list[tuple[subprocess.Popen, Path]]) -> None:
-    for spy, _ in spies:
-        if spy.poll() is None:
-            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
-    for spy, out in spies:
-        try:
-            spy.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            spy.kill()
-        if out.exists():
-            _summarise(out)
-
-
-def _summarise(raw: Path, top: int = 25) -> None:
-    """Own and total samples per function from py-spy's collapsed stacks."""
-    own: Counter[str] = Counter()
-    total: Counter[str] = Counter()
-    samples = 0
-    if not raw.stat().st_size:
-        return
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        n = int(count)
-        frames = stack.split(";")
-        samples += n
-        own[frames[-1]] += n
-        for frame in set(frames):
-            total[frame] += n
-    lines = [f"{raw.name}: {samples} samples", "-- own time"]
-    lines += [f"{100 * n / samples:5.1f}%  {f}" for f, n in own.most_common(top)]
-    lines += ["-- total (inclusive)"]
-    # Frames on (nearly) every stack are Celery's loop around the task: left out.
-    inclusive = [(f, n) for f, n in total.most_common() if n < 0.985 * samples]
-    lines += [f"{100 * n / samples:5.1f}%  {f}" for f, n in inclusive[:top]]
-    summary = raw.with_name(raw.name.replace("-raw-", "-profile-"))
-    summary.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines), file=sys.stderr, flush=True)
-
-
-# --- the sandbox --------------------------------------------------------------------------------
 
 
 def _load_average() -> list[float]:
