@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from apps.audience.ingest import ingest_records, profile_lookup
 from apps.core.roles import public
 from apps.delivery import live
+from apps.delivery.engagement import push_engagement_record
 
 from . import errors
 from .auth import api_methods, api_passcode_required
@@ -84,6 +85,8 @@ def upload(request: HttpRequest) -> JsonResponse:
         return errors.api_error(
             "Unexpected error, please try again", code=errors.UNEXPECTED_ERROR, status=500
         )
+    # Views and clicks of Herald's pushes (herald_mid) link to their messages.
+    push_engagement_record(stored_events=result.stored_events)
     # Live campaigns see the events once they are committed (now, unless a caller wraps
     # this view in a transaction).
     stored = result.stored_events

@@ -192,3 +192,52 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} → profile {self.profile_id} ({self.status})"
+
+
+class MessageEventKind(models.TextChoices):
+    # A click is not also counted as a view: CleverTap counts "Notification Viewed" and
+    # "Notification Clicked" separately (an app may report only clicks), and so does Herald.
+    VIEWED = "viewed", "Viewed"
+    CLICKED = "clicked", "Clicked"
+
+
+class MessageEvent(models.Model):
+    """Something that happened to a sent Message after it left Herald, at most once per kind:
+    the first view and the first click of a push the app reported (engagement.py). The run
+    and campaign are copied from the message so counts per run or campaign need no join."""
+
+    id = models.BigAutoField(primary_key=True)
+    # No database constraint to Message (a run's million rows are deleted in one statement,
+    # with no per-row check): the run's cascade removes these rows with its messages. The
+    # unique constraint's index starts with message_id and serves lookups by message.
+    message = models.ForeignKey(
+        Message, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    run = models.ForeignKey(
+        CampaignRun, on_delete=models.CASCADE, db_index=False, related_name="message_events"
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    profile = models.ForeignKey(
+        Profile, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    kind = models.CharField(max_length=12, choices=MessageEventKind.choices)
+    occurred_at = models.DateTimeField()  # the event's ts, as the app reported it
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # The first of each kind wins; later reports of it are ignored (ON CONFLICT).
+            models.UniqueConstraint(fields=["message", "kind"], name="message_event_once_per_kind"),
+            models.CheckConstraint(
+                condition=Q(kind__in=MessageEventKind.values), name="message_event_kind_valid"
+            ),
+        ]
+        indexes = [
+            # Counts per run (and, through its runs, per campaign), and the run's cascade.
+            models.Index(fields=["run", "kind"], name="message_event_run_kind_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} {self.kind}"
