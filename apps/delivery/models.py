@@ -182,6 +182,13 @@ class Message(models.Model):
                 name="message_sending_lease_idx",
                 condition=Q(status=MessageStatus.SENDING),
             ),
+            # The campaign page's failure table (failures.py) reads only a run's failed and
+            # skipped rows; rows enter it when a batch records them, not at the snapshot.
+            models.Index(
+                fields=["run"],
+                name="message_failed_run_idx",
+                condition=Q(status__in=[MessageStatus.FAILED, MessageStatus.SKIPPED]),
+            ),
             # Frequency caps and daily limits look up a profile's recent sends.
             models.Index(
                 fields=["profile", "sent_at"],

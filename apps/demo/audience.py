@@ -25,7 +25,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from django.conf import settings
+
 from apps.audience.cities import CITIES, City
+from apps.demo.providers import DEMO_WEB_PUSH_LABEL
+from apps.providers.kinds.webpush.wire import sandbox_subscription
 
 DAY = 86400
 HISTORY_DAYS = 90
@@ -296,6 +300,7 @@ class DeviceRow:
     sdk_version: str
     last_active: int
     created_at: int
+    push_keys: str = ""  # Web Push subscriptions: their keys as JSON
 
 
 class DemoGenerator:
@@ -310,6 +315,12 @@ class DemoGenerator:
         self.events_per_profile = events_per_profile
         self._today_ordinal = datetime.fromtimestamp(now, UTC).date().toordinal()
         self.token_filler = TokenFiller(random.Random(now))
+        # Web devices are browser push subscriptions on the sandbox's Web Push service (the
+        # demo's "Web Push (sandbox)" provider), whose keys the sandbox can decrypt to.
+        self.web_push_base = (
+            f"http://{settings.PROVIDER_SANDBOX_HOST}:{settings.PROVIDER_SANDBOX_PORT}"
+            f"/p/{DEMO_WEB_PUSH_LABEL}"
+        )
         self.cities = list(CITIES)
         self.city_weights = [c.weight for c in CITIES]
         self.plans = _weighted(PLANS)
@@ -450,11 +461,11 @@ class DemoGenerator:
                 token = f"{unique:016x}{fill.pick(fill.hex, rng)}"
             else:
                 make, model, os_version = rng.choice(WEB_BROWSERS)
-                head = base64.urlsafe_b64encode(unique.to_bytes(8, "big")).decode()[:11]
-                token = (
-                    "https://fcm.googleapis.com/fcm/send/"
-                    f"{head}{fill.pick(fill.short, rng)}:APA91b{fill.pick(fill.long, rng)}"
-                )
+                subscription = sandbox_subscription(self.web_push_base, f"demo-{unique:016x}")
+                token = subscription["endpoint"]
+                keys = json.dumps(subscription["keys"], separators=(",", ":"))
+            if platform != "web":
+                keys = ""
             if ordinal == 0:
                 last_active = profile.last_seen
             else:
@@ -473,6 +484,7 @@ class DemoGenerator:
                     created_at=min(
                         profile.first_seen + ordinal * rng.randint(0, 3 * DAY), last_active
                     ),
+                    push_keys=keys,
                 )
             )
 
@@ -602,7 +614,7 @@ PROFILE_COLUMNS = (
 )  # fmt: skip
 DEVICE_COLUMNS = (
     "profile_id", "platform", "push_token", "app_version", "make", "model", "os_version",
-    "sdk_version", "last_active", "created_at",
+    "sdk_version", "last_active", "created_at", "push_keys",
 )  # fmt: skip
 EVENT_COLUMNS = ("profile_id", "name", "ts", "properties")
 
@@ -652,7 +664,8 @@ def copy_lines_profiles(profiles: list[ProfileRow], ts: TimestampText, updated_a
 def copy_lines_devices(devices: list[DeviceRow], ts: TimestampText) -> str:
     return "".join(
         f"{d.profile_id}\t{d.platform}\t{d.push_token}\t{d.app_version}\t{d.make}\t{d.model}\t"
-        f"{d.os_version}\t{d.sdk_version}\t{ts(d.last_active)}\t{ts(d.created_at)}\n"
+        f"{d.os_version}\t{d.sdk_version}\t{ts(d.last_active)}\t{ts(d.created_at)}\t"
+        f"{d.push_keys or NULL}\n"
         for d in devices
     )
 

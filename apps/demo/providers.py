@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from apps.providers.kinds.webpush.vapid import generate_vapid_key
 from apps.providers.models import Provider, ProviderGroup
 from apps.providers.services import (
     provider_create,
     provider_group_save,
     throwaway_fcm_service_account,
 )
+
+# The sandbox label of the demo's Web Push service: the demo's web devices are subscriptions
+# on it (apps.demo.audience), and the "Web Push (sandbox)" provider may post there.
+DEMO_WEB_PUSH_LABEL = "webpush"
 
 
 def demo_providers_ensure() -> None:
@@ -66,6 +71,14 @@ def demo_providers_ensure() -> None:
                 "private_key": throwaway_apns_key(),
             },
             {"topic": "test.herald.demo"},
+        ),
+        (
+            "push",
+            "webpush",
+            "Web Push (sandbox)",
+            DEMO_WEB_PUSH_LABEL,
+            lambda: {"vapid_private_key": generate_vapid_key()["private_key"]},
+            {"subject": "mailto:demo@herald.test"},
         ),
     ]
     for channel, kind, nickname, label, credentials, provider_settings in demo:
