@@ -16,7 +16,13 @@ from apps.providers.services import push_route_set
 from tests.audience.factories import DeviceFactory, ProfileFactory
 from tests.delivery.factories import T0, sms_campaign, started_run
 from tests.delivery.helpers import queued_ids
-from tests.providers.factories import fresh_provider_state, sandbox_apns, sandbox_fcm
+from tests.providers.factories import (
+    fresh_provider_state,
+    sandbox_apns,
+    sandbox_fcm,
+    sandbox_web_subscription,
+    sandbox_webpush,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -141,3 +147,56 @@ def test_a_retryable_failure_never_deactivates(provider_sandbox):
     row = Message.objects.get(run=run, device=devices["ios"])
     assert row.status == MessageStatus.WAITING
     assert Device.objects.get(pk=devices["ios"].pk).push_token == APNS_TOKEN
+
+
+def test_a_browser_subscription_goes_through_web_push_and_an_fcm_web_token_through_fcm(
+    provider_sandbox,
+):
+    ann = ProfileFactory(country="FR", name="Ann")
+    subscription = sandbox_web_subscription(provider_sandbox, "wp-mixed", "ann-firefox")
+    browser = DeviceFactory(
+        profile=ann,
+        platform="web",
+        push_token=subscription["endpoint"],
+        push_keys=subscription["keys"],
+    )
+    fcm_web = DeviceFactory(profile=ann, platform="web", push_token="fcm-web_" + "w" * 40)
+    sandbox_fcm(provider_sandbox, "fcm-web")
+    sandbox_webpush(provider_sandbox, "wp-mixed")
+    run = started_run(_push_campaign())
+
+    batch.send_batch(run.pk, queued_ids(run), now=T0)
+
+    [pushed] = provider_sandbox.client.messages("wp-mixed")
+    assert pushed["recipient"] == browser.push_token
+    # The sandbox decrypted the aes128gcm body with the subscription's own keys.
+    row = Message.objects.get(run=run, device=browser)
+    assert pushed["extra"]["payload"]["title"] == "Hi Ann"
+    assert pushed["extra"]["payload"]["data"]["herald_mid"] == str(row.pk)
+    assert [d["recipient"] for d in provider_sandbox.client.messages("fcm-web")] == [
+        fcm_web.push_token
+    ]
+    assert set(Message.objects.filter(run=run).values_list("status", flat=True)) == {
+        MessageStatus.SENT
+    }
+
+
+def test_a_gone_subscription_deactivates_the_browser(provider_sandbox):
+    ann = ProfileFactory(country="FR", name="Ann")
+    subscription = sandbox_web_subscription(provider_sandbox, "wp-gone", "ann-chrome")
+    browser = DeviceFactory(
+        profile=ann,
+        platform="web",
+        push_token=subscription["endpoint"],
+        push_keys=subscription["keys"],
+    )
+    sandbox_webpush(provider_sandbox, "wp-gone")
+    provider_sandbox.client.set_faults("wp-gone", reject_recipients=["ann-chrome"])
+    run = started_run(_push_campaign())
+
+    batch.send_batch(run.pk, queued_ids(run), now=T0)
+
+    row = Message.objects.get(run=run, device=browser)
+    assert (row.status, row.reason) == (MessageStatus.FAILED, batch.FAILED_UNREGISTERED)
+    browser.refresh_from_db()
+    assert browser.push_token is None and browser.deactivated_token == subscription["endpoint"]

@@ -58,6 +58,28 @@ def sandbox_apns(sandbox, label: str, *, topic: str = "com.herald.demo") -> Prov
     )
 
 
+def sandbox_webpush(sandbox, label: str) -> Provider:
+    """A Web Push provider on the test sandbox under `label` (subscriptions minted with
+    `sandbox_web_subscription(sandbox, label, id)` are on its origin), with a fresh VAPID key."""
+    from apps.providers.kinds.webpush.vapid import generate_vapid_key
+
+    return provider_create(
+        channel="push",
+        kind="webpush",
+        nickname=label.title(),
+        base_url=sandbox.url_for(label),
+        credentials={"vapid_private_key": generate_vapid_key()["private_key"]},
+        settings={"subject": "mailto:tests@herald.test"},
+    )
+
+
+def sandbox_web_subscription(sandbox, label: str, subscription_id: str) -> dict:
+    """A browser's push subscription on the sandbox's Web Push service under `label`."""
+    from apps.providers.kinds.webpush.wire import sandbox_subscription
+
+    return sandbox_subscription(sandbox.url_for(label), subscription_id)
+
+
 def fresh_provider_state() -> Iterator[None]:
     """Around a test that sends: no circuit breaker state (in this run's Redis db) and no
     cached FCM access token from an earlier test, before and after. Use as the body of an
