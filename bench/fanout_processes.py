@@ -117,7 +117,7 @@ def start_spies(workers: list[subprocess.Popen]) -> list[tuple[subprocess.Popen,
         out = PROFILE_DIR / f"bench-fanout-raw-{worker.pid}.txt"
         spy = subprocess.Popen(
             [
-                *(binary, "record", "--nonblocking", "--format", "raw", "-r", "50"),
+                *(binary, "record", "--nonblocking", "--format", "raw", "-r", "200"),
                 *("-o", str(out), "-p", str(worker.pid)),
             ],
             stdout=subprocess.DEVNULL,
