@@ -6,6 +6,7 @@ import pytest
 from apps.demo.providers import demo_providers_ensure
 from apps.providers.adapters.base import EmailMessage, PushMessage, SendStatus, SmsMessage
 from apps.providers.kinds import adapter_for
+from apps.providers.kinds.webpush.wire import sandbox_subscription
 from apps.providers.models import Provider, ProviderGroup
 
 pytestmark = pytest.mark.slow
@@ -59,9 +60,10 @@ def test_each_demo_provider_delivers_to_the_sandbox(
 def test_demo_providers_are_created_once_with_a_default_sms_group(demo_providers):
     demo_providers_ensure()  # every `make run` calls it again
 
-    assert Provider.objects.count() == 5
+    assert Provider.objects.count() == 6
     assert sorted(Provider.objects.values_list("channel", flat=True)) == [
         "email",
+        "push",
         "push",
         "push",
         "sms",
@@ -80,3 +82,23 @@ def test_demo_push_keys_are_encrypted_at_rest(demo_providers):
     raw = Provider.objects.filter(pk=fcm.pk).values_list("credentials_encrypted", flat=True)[0]
     assert "PRIVATE KEY" not in str(raw)
     assert "PRIVATE KEY" in fcm.credentials["service_account"]
+
+
+def test_the_demo_web_push_provider_delivers_to_a_demo_browser(demo_providers, provider_sandbox):
+    """The demo's web devices are subscriptions on the sandbox's push service under the demo
+    Web Push provider's own origin (apps.demo.audience), which it may post to."""
+    provider = demo_providers["Web Push (sandbox)"]
+    subscription = sandbox_subscription(provider.base_url, "demo-0000000000000001")
+    message = PushMessage(
+        token=subscription["endpoint"],
+        platform="web",
+        title="Hi",
+        body="hello",
+        subscription_keys=subscription["keys"],
+    )
+
+    [result] = adapter_for(provider.config()).send([message])
+
+    assert result.status is SendStatus.ACCEPTED, result.error
+    [recorded] = provider_sandbox.client.messages()
+    assert (recorded["recipient"], recorded["body"]) == (subscription["endpoint"], "hello")
