@@ -7,6 +7,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 
 import h2.config
 import h2.connection
@@ -56,7 +57,14 @@ def _self_signed(tmp_path):
 
 class Http2OnlyServer:
     """Accepts TLS connections that negotiate h2 and answers every request with 200 and an
-    apns-id header, recording (ALPN protocol, headers, body) of each request."""
+    apns-id header, recording (ALPN protocol, headers, body) of each request.
+
+    With `hold_until = n` it keeps its answers back until n requests are waiting for one at
+    the same time (over any connections), or a request has waited HOLD_S: a client that sends
+    one request after another never gets there. `most_waiting` is the most requests ever
+    waiting at once."""
+
+    HOLD_S = 2.0
 
     def __init__(self, cert_file, key_file):
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -65,6 +73,11 @@ class Http2OnlyServer:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.requests: list[tuple[str | None, dict, bytes]] = []
+        self.hold_until = 1
+        self.waiting = 0
+        self.most_waiting = 0
+        self.released = threading.Event()
+        self.lock = threading.Lock()
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self):
@@ -87,16 +100,21 @@ class Http2OnlyServer:
         sock.sendall(conn.data_to_send())
         headers: dict[int, dict] = {}
         bodies: dict[int, bytes] = {}
+        held: list[int] = []  # streams whose answer is kept back
+        held_since = 0.0
+        sock.settimeout(0.02)
         with sock:
             while True:
                 try:
                     data = sock.recv(65535)
+                except TimeoutError:
+                    data = None
                 except (ssl.SSLError, OSError):
                     return
-                if not data:
+                if data == b"":
                     return
                 try:
-                    events = conn.receive_data(data)
+                    events = conn.receive_data(data) if data else []
                 except h2.exceptions.ProtocolError:
                     return  # not HTTP/2 (an HTTP/1.1 client): hang up, as APNs does
                 for event in events:
@@ -115,6 +133,16 @@ class Http2OnlyServer:
                     elif isinstance(event, h2.events.StreamEnded):
                         stream = event.stream_id
                         self.requests.append((protocol, headers[stream], bodies.get(stream, b"")))
+                        if not held:
+                            held_since = time.monotonic()
+                        held.append(stream)
+                        with self.lock:
+                            self.waiting += 1
+                            self.most_waiting = max(self.most_waiting, self.waiting)
+                            if self.waiting >= self.hold_until:
+                                self.released.set()
+                if held and (self.released.is_set() or time.monotonic() - held_since > self.HOLD_S):
+                    for stream in held:
                         conn.send_headers(
                             stream,
                             [
@@ -123,6 +151,9 @@ class Http2OnlyServer:
                             ],
                             end_stream=True,
                         )
+                    with self.lock:
+                        self.waiting -= len(held)
+                    held = []
                 sock.sendall(conn.data_to_send())
 
     def close(self):
@@ -177,6 +208,26 @@ def test_apns_reaches_a_server_that_speaks_only_http2(http2_only_server):
     assert headers["apns-topic"] == "com.herald.demo"
     assert headers["authorization"].startswith("bearer ")
     assert json.loads(body)["aps"]["alert"] == {"title": "Hi", "body": "there"}
+
+
+def test_apns_sends_a_batch_over_http2_as_concurrent_requests(http2_only_server):
+    tokens = [f"{n:02x}" * 32 for n in range(6)]
+    http2_only_server.hold_until = len(tokens)  # no answer until all six are waiting
+    adapter = _apns(f"https://localhost:{http2_only_server.port}")
+
+    started = time.monotonic()
+    results = adapter.send(
+        [PushMessage(token=token, platform="ios", body=f"n{i}") for i, token in enumerate(tokens)]
+    )
+
+    assert [r.status for r in results] == [SendStatus.ACCEPTED] * 6, [r.error for r in results]
+    assert [r.recipient for r in results] == tokens
+    assert http2_only_server.most_waiting == 6
+    assert time.monotonic() - started < Http2OnlyServer.HOLD_S
+    assert {headers[":path"] for _, headers, _ in http2_only_server.requests} == {
+        f"/3/device/{token}" for token in tokens
+    }
+    assert {protocol for protocol, _, _ in http2_only_server.requests} == {"h2"}
 
 
 def test_an_http1_client_cannot_talk_to_it(http2_only_server):

@@ -6,9 +6,12 @@ not the signature: the sandbox does not know the key's public half), `apns-topic
 (required), `apns-push-type`, `apns-priority`, `apns-expiration`, `apns-collapse-id`,
 `apns-id` (a UUID) and a JSON body with an `aps` dictionary of at most 4 KB.
 
-Success: 200, empty body, `apns-id` header (the request's or a new one). Errors:
-`{"reason": ...}` — 400 BadDeviceToken / MissingTopic / BadPriority / InvalidPushType /
-BadExpirationDate / BadMessageId / BadCollapseId / PayloadEmpty, 403 MissingProviderToken /
+Success: 200, empty body, `apns-id` header (the request's or a new one); the delivery
+records the apns-* headers as sent and the whole JSON payload. Errors: `{"reason": ...}` —
+400 BadDeviceToken (not hex) / MissingTopic / BadPriority (not 1, 5 or 10, or 10 — also by
+default — for a background push) / InvalidPushType / BadExpirationDate (not digits) /
+BadMessageId (apns-id not a UUID) / BadCollapseId (over 64 bytes) / PayloadEmpty (no JSON
+object with an `aps` dictionary, or an alert push whose `aps` is empty), 403 MissingProviderToken /
 InvalidProviderToken / ExpiredProviderToken, 413 PayloadTooLarge, and 410
 `{"reason": "Unregistered", "timestamp": <ms>}` for device tokens the fault plan rejects.
 The real service speaks HTTP/2 only; the sandbox answers HTTP/1.1."""
@@ -35,6 +38,14 @@ PUSH_TYPES = {
     "liveactivity",
     "pushtotalk",
 }
+APNS_HEADERS = (
+    "apns-topic",
+    "apns-push-type",
+    "apns-priority",
+    "apns-expiration",
+    "apns-collapse-id",
+    "apns-id",
+)
 MAX_PAYLOAD = 4096
 TOKEN_MAX_AGE_S = 3600
 
@@ -90,11 +101,13 @@ class ApnsWire(Wire):
         push_type = request.header("apns-push-type", "alert")
         if push_type not in PUSH_TYPES:
             return _reason(400, "InvalidPushType")
+        # Apple: without the header the priority is 10; a background push must go at 5
+        # ("it's an error to specify priority 10 for a background notification").
         priority = request.header("apns-priority", "10")
-        if priority not in ("1", "5", "10"):
+        if priority not in ("1", "5", "10") or (push_type == "background" and priority == "10"):
             return _reason(400, "BadPriority")
-        expiration = request.header("apns-expiration", "0")
-        if not expiration.isdigit():
+        expiration = request.header("apns-expiration")
+        if expiration and not expiration.isdigit():
             return _reason(400, "BadExpirationDate")
         collapse_id = request.header("apns-collapse-id")
         if len(collapse_id.encode()) > 64:
@@ -111,6 +124,8 @@ class ApnsWire(Wire):
             return _reason(400, "PayloadEmpty")
         if not isinstance(payload, dict) or not isinstance(payload.get("aps"), dict):
             return _reason(400, "PayloadEmpty")
+        if push_type == "alert" and not payload["aps"]:
+            return _reason(400, "PayloadEmpty")  # an alert push with nothing to show
         if faults.rejects(token):
             return _reason(410, "Unregistered", timestamp=int(time.time() * 1000))
 
@@ -128,13 +143,9 @@ class ApnsWire(Wire):
             extra={
                 "path": request.path,
                 "auth_scheme": "bearer",
+                # The apns-* headers as they came (an absent one is not listed).
                 "headers": {
-                    "apns-topic": topic,
-                    "apns-push-type": push_type,
-                    "apns-priority": priority,
-                    "apns-expiration": expiration,
-                    "apns-collapse-id": collapse_id,
-                    "apns-id": request.header("apns-id"),
+                    name: request.headers[name] for name in APNS_HEADERS if name in request.headers
                 },
                 "request": payload,
             },

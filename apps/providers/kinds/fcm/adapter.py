@@ -9,10 +9,16 @@ Authorization is an OAuth2 access token from the JWT-bearer grant: an RS256 JWT 
 the service account key is posted to `token_uri`; the token is cached per service account
 until a minute before it expires, and dropped (and fetched once more) on a 401.
 
+The request body per device platform (Android, iOS, web) and every option's place in it:
+payload.py.
+
 Answer → SendResult:
 - 200 `{"name": "projects/…/messages/…"}` → ACCEPTED, provider_message_id = name.
-- 404 UNREGISTERED, 400 INVALID_ARGUMENT (bad token or payload), 403 SENDER_ID_MISMATCH /
-  PERMISSION_DENIED for the token → PERMANENT with FCM's message and errorCode.
+- 404 UNREGISTERED → PERMANENT with unregistered=True (the app instance is gone: the engine
+  deactivates the device). Nothing else is "unregistered".
+- 400 INVALID_ARGUMENT (a bad token — an APNs device token or a Web Push endpoint sent to
+  FCM too — or payload), 403 SENDER_ID_MISMATCH / PERMISSION_DENIED for the token →
+  PERMANENT with FCM's message and errorCode.
 - 429 QUOTA_EXCEEDED, 500 INTERNAL, 503 UNAVAILABLE, other 5xx, timeout, connection error
   → RETRYABLE.
 - 401 UNAUTHENTICATED after a fresh token, or a token endpoint that refuses the service
@@ -42,6 +48,7 @@ from apps.providers.adapters.base import (
     request_timeout,
 )
 from apps.providers.http import http_client
+from apps.providers.kinds.fcm.payload import fcm_message
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
@@ -111,7 +118,9 @@ class FcmAdapter(Adapter):
             token = self.access_token()
         except TokenError as exc:
             return [SendResult(m.token, SendStatus.RETRYABLE, error=str(exc)) for m in messages]
-        answers = self._post_all(messages, token)
+        bodies = [self._body(message) for message in messages]
+        answers: list = list(bodies)
+        self._post_all(messages, bodies, answers, range(len(messages)), token)
         unauthorised = [
             i
             for i, answer in enumerate(answers)
@@ -124,24 +133,34 @@ class FcmAdapter(Adapter):
             except TokenError:
                 pass  # keep the 401 answers: retryable below
             else:
-                again = self._post_all([messages[i] for i in unauthorised], token)
-                for i, answer in zip(unauthorised, again, strict=True):
-                    answers[i] = answer
+                self._post_all(messages, bodies, answers, unauthorised, token)
         return [
             answer if isinstance(answer, SendResult) else self._result(message, answer)
             for message, answer in zip(messages, answers, strict=True)
         ]
 
-    def _post_all(self, messages: list[PushMessage], token: str) -> list:
+    def _body(self, message: PushMessage) -> dict | SendResult:
+        try:
+            return self.payload(message)
+        except (TypeError, ValueError) as exc:  # e.g. a badge or ttl that is not a number
+            return SendResult(
+                message.token, SendStatus.PERMANENT, error=f"cannot build the push: {exc}"
+            )
+
+    def _post_all(self, messages, bodies, answers, indices, token: str) -> None:
+        """Send the built bodies at `indices`; each answer replaces its place in `answers`."""
+        indices = [i for i in indices if not isinstance(bodies[i], SendResult)]
         url = f"{self.config.base_url.rstrip('/')}/v1/projects/{self._project_id()}/messages:send"
         headers = {"Authorization": f"Bearer {token}"}
-        return post_each_or_retryable(
+        sent = post_each_or_retryable(
             [
-                ProviderRequest(m.token, url, {"json": self.payload(m), "headers": headers})
-                for m in messages
+                ProviderRequest(messages[i].token, url, {"json": bodies[i], "headers": headers})
+                for i in indices
             ],
             settings=self.config.settings,
         )
+        for i, answer in zip(indices, sent, strict=True):
+            answers[i] = answer
 
     # -- auth ---------------------------------------------------------------------------
     def _timeout_kwargs(self) -> dict:
@@ -196,50 +215,8 @@ class FcmAdapter(Adapter):
         )
 
     def payload(self, message: PushMessage) -> dict:
-        options = message.options
-        body: dict[str, Any] = {"token": message.token}
-        notification = {k: v for k, v in (("title", message.title), ("body", message.body)) if v}
-        if options.get("image"):
-            notification["image"] = str(options["image"])
-        if notification:
-            body["notification"] = notification
-        if message.data:
-            # FCM refuses non-string data values.
-            body["data"] = {str(k): str(v) for k, v in message.data.items()}
-        ttl = options.get("ttl")
-        if message.platform == "android":
-            android: dict[str, Any] = {"priority": options.get("priority", "high")}
-            if ttl is not None:
-                android["ttl"] = f"{int(ttl)}s"
-            if options.get("collapse_key"):
-                android["collapse_key"] = str(options["collapse_key"])
-            android_notification = {
-                key: str(options[key]) for key in ("sound", "channel_id", "icon") if key in options
-            }
-            if options.get("notification_priority"):
-                android_notification["notification_priority"] = str(
-                    options["notification_priority"]
-                )
-            if android_notification:
-                android["notification"] = android_notification
-            body["android"] = android
-        elif message.platform == "web":
-            webpush: dict[str, Any] = {"headers": {}}
-            if ttl is not None:
-                webpush["headers"]["TTL"] = str(int(ttl))
-            if options.get("icon"):
-                webpush["notification"] = {"icon": str(options["icon"])}
-            if options.get("link"):
-                webpush["fcm_options"] = {"link": str(options["link"])}
-            body["webpush"] = webpush
-        elif message.platform == "ios":
-            aps: dict[str, Any] = {}
-            for key in ("badge", "sound"):
-                if key in options:
-                    aps[key] = options[key]
-            if aps:
-                body["apns"] = {"payload": {"aps": aps}}
-        return {"message": body}
+        """The messages:send body for one device (the shape per platform: payload.py)."""
+        return fcm_message(message)
 
     def _result(self, message: PushMessage, response: httpx.Response) -> SendResult:
         status = response.status_code
@@ -274,4 +251,8 @@ class FcmAdapter(Adapter):
             SendStatus.RETRYABLE if retryable else SendStatus.PERMANENT,
             error=text,
             http_status=status,
+            # Only FCM's own word that the app instance is gone. A token of another service
+            # (an APNs token on an FCM route) is INVALID_ARGUMENT: a misrouted send must not
+            # deactivate the device.
+            unregistered=not retryable and error_code == "UNREGISTERED",
         )

@@ -7,12 +7,16 @@ endpoint beside it.
   `{"access_token", "expires_in", "token_type"}`; errors `{"error", "error_description"}`.
   A sandbox config sets credentials `token_uri` = base URL + "/token".
 - `POST /v1/projects/<project>/messages:send` with `Authorization: Bearer <access token>`
-  and `{"message": {"token", "notification", "data", "android", "webpush", ...}}`: success
-  `{"name": "projects/<project>/messages/<id>"}`; errors `{"error": {"code", "message",
-  "status", "details": [{"@type": ...FcmError, "errorCode"}]}}`: 401 UNAUTHENTICATED,
-  400 INVALID_ARGUMENT (malformed token, non-string data, an android.priority or
-  notification_priority FCM does not know), 404 UNREGISTERED (tokens the
-  fault plan rejects)."""
+  and `{"message": {"token", "notification", "data", "android", "apns", "webpush", ...}}`:
+  success `{"name": "projects/<project>/messages/<id>"}`; errors `{"error": {"code",
+  "message", "status", "details": [...]}}`: 401 UNAUTHENTICATED, 400 INVALID_ARGUMENT for
+  whatever FCM refuses (wire_rules.py: the proto's field names and types, one target, the
+  token's shape, reserved data keys, android / apns / webpush values, 4096 bytes), 404
+  UNREGISTERED (FcmError) for tokens the fault plan rejects.
+The recorded delivery keeps the request's whole message (`extra.request`) and, for tests
+and the inbox, its data, android, apns and webpush blocks; subject and body are the title
+and body the device would show (from `notification`, `apns.payload.aps.alert` or
+`webpush.notification`)."""
 
 from __future__ import annotations
 
@@ -22,61 +26,34 @@ import re
 import secrets
 import time
 
+from apps.providers.kinds.fcm.wire_rules import fcm_error, message_problem, normalised
 from apps.providers.sandbox.wire import Delivery, FaultPlan, SandboxRequest, Wire, WireReply
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
-FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 TOKEN_PREFIX = "ya29.sandbox."
-# Real registration tokens are long base64url-ish strings with a colon; be a little lenient.
-REGISTRATION_TOKEN_RE = re.compile(r"[A-Za-z0-9_:\-]{20,4096}")
 
 
 def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
-ANDROID_PRIORITIES = ("NORMAL", "HIGH")
-NOTIFICATION_PRIORITIES = (
-    "PRIORITY_UNSPECIFIED",
-    "PRIORITY_MIN",
-    "PRIORITY_LOW",
-    "PRIORITY_DEFAULT",
-    "PRIORITY_HIGH",
-    "PRIORITY_MAX",
-)
-
-
-def _android_problem(android: object) -> str | None:
-    """What FCM v1 refuses in `message.android`: enum values it does not know (it reads
-    AndroidMessagePriority case-insensitively, as Google's JSON parsers do)."""
-    if not isinstance(android, dict):
-        return "Invalid value at 'message.android': expected an object"
-    priority = android.get("priority")
-    if priority is not None and str(priority).upper() not in ANDROID_PRIORITIES:
-        return (
-            "Invalid value at 'message.android.priority' "
-            f'(type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority), "{priority}"'
-        )
-    notification = android.get("notification") or {}
-    tray = notification.get("notification_priority") if isinstance(notification, dict) else None
-    if tray is not None and tray not in NOTIFICATION_PRIORITIES:
-        return (
-            "Invalid value at 'message.android.notification.notification_priority' "
-            f'(type.googleapis.com/google.firebase.fcm.v1.NotificationPriority), "{tray}"'
-        )
-    return None
-
-
 def _oauth_error(error: str, description: str) -> WireReply:
     return WireReply(status=400, body={"error": error, "error_description": description})
 
 
-def _fcm_error(code: int, status: str, message: str, error_code: str | None = None) -> WireReply:
-    error = {"code": code, "message": message, "status": status}
-    if error_code:
-        error["details"] = [{"@type": FCM_ERROR_TYPE, "errorCode": error_code}]
-    return WireReply(status=code, body={"error": error})
+def _shown(message: dict) -> tuple[str, str]:
+    """The title and body the device shows, from whichever block carries them."""
+    for block in (
+        message.get("notification"),
+        ((message.get("apns") or {}).get("payload") or {}).get("aps", {}).get("alert"),
+        (message.get("webpush") or {}).get("notification"),
+    ):
+        if isinstance(block, dict) and (block.get("title") or block.get("body")):
+            return str(block.get("title", "")), str(block.get("body", ""))
+        if isinstance(block, str) and block:
+            return "", block
+    return "", ""
 
 
 class FcmWire(Wire):
@@ -129,55 +106,38 @@ class FcmWire(Wire):
     def _send(self, request: SandboxRequest, project: str, faults: FaultPlan) -> WireReply:
         auth = request.header("authorization")
         if not auth.startswith("Bearer " + TOKEN_PREFIX):
-            return _fcm_error(
+            return fcm_error(
                 401,
                 "UNAUTHENTICATED",
                 "Request had invalid authentication credentials. Expected OAuth 2 access "
                 "token, login cookie or other valid authentication credential.",
             )
         try:
-            message = request.json()["message"]
-            if not isinstance(message, dict):
+            sent = request.json()["message"]
+            if not isinstance(sent, dict):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
-            return _fcm_error(
-                400, "INVALID_ARGUMENT", "Invalid JSON payload received.", "INVALID_ARGUMENT"
-            )
-        token = message.get("token")
-        if not isinstance(token, str) or not REGISTRATION_TOKEN_RE.fullmatch(token):
-            return _fcm_error(
-                400,
-                "INVALID_ARGUMENT",
-                "The registration token is not a valid FCM registration token",
-                "INVALID_ARGUMENT",
-            )
-        data = message.get("data") or {}
-        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            return _fcm_error(
-                400,
-                "INVALID_ARGUMENT",
-                "Invalid value at 'message.data': values must be strings",
-                "INVALID_ARGUMENT",
-            )
-        android = message.get("android") or {}
-        if problem := _android_problem(android):
-            return _fcm_error(400, "INVALID_ARGUMENT", problem, "INVALID_ARGUMENT")
-        if faults.rejects(token):
-            return _fcm_error(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED")
+            return fcm_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        message = normalised(sent)
+        if problem := message_problem(message):
+            return problem
+        recipient = message.get("token") or message.get("topic") or message.get("condition")
+        if faults.rejects(recipient):
+            return fcm_error(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED")
 
-        notification = message.get("notification") or {}
+        title, body = _shown(message)
         name = f"projects/{project}/messages/{secrets.randbelow(10**16)}"
         delivery = Delivery(
-            recipient=token,
-            subject=str(notification.get("title", "")),
-            body=str(notification.get("body", "")),
+            recipient=recipient,
+            subject=title,
+            body=body,
             provider_message_id=name,
             extra={
                 "path": request.path,
                 "auth_scheme": "Bearer",
-                "request": {"message": message},
+                "request": {"message": sent},
                 "project": project,
-                "data": data,
+                "data": message.get("data") or {},
                 "android": message.get("android") or {},
                 "webpush": message.get("webpush") or {},
                 "apns": message.get("apns") or {},
