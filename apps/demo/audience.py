@@ -25,11 +25,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from django.conf import settings
-
 from apps.audience.cities import CITIES, City
-from apps.demo.providers import DEMO_WEB_PUSH_LABEL
-from apps.providers.kinds.webpush.wire import sandbox_subscription
+from apps.providers.kinds.webpush.wire import sandbox_subscription  # plain Python: spawn-safe
 
 DAY = 86400
 HISTORY_DAYS = 90
@@ -309,18 +306,18 @@ class DemoGenerator:
     Each block is generated from its own `random.Random(seed, block)`, so the output does not
     depend on which worker process handles which block."""
 
-    def __init__(self, *, pools: DemoPools, now: int, events_per_profile: float):
+    def __init__(
+        self, *, pools: DemoPools, now: int, events_per_profile: float, web_push_base: str
+    ):
         self.pools = pools
         self.now = now
         self.events_per_profile = events_per_profile
         self._today_ordinal = datetime.fromtimestamp(now, UTC).date().toordinal()
         self.token_filler = TokenFiller(random.Random(now))
         # Web devices are browser push subscriptions on the sandbox's Web Push service (the
-        # demo's "Web Push (sandbox)" provider), whose keys the sandbox can decrypt to.
-        self.web_push_base = (
-            f"http://{settings.PROVIDER_SANDBOX_HOST}:{settings.PROVIDER_SANDBOX_PORT}"
-            f"/p/{DEMO_WEB_PUSH_LABEL}"
-        )
+        # demo's "Web Push (sandbox)" provider, demo.providers), whose keys the sandbox can
+        # decrypt to.
+        self.web_push_base = web_push_base
         self.cities = list(CITIES)
         self.city_weights = [c.weight for c in CITIES]
         self.plans = _weighted(PLANS)
@@ -727,6 +724,7 @@ class LoadPlan:
     now: int
     seed: int
     events_per_profile: float
+    web_push_base: str  # demo.providers.demo_web_push_base(): no Django in the workers
 
 
 _worker: dict = {}
@@ -747,7 +745,10 @@ def worker_start(plan: LoadPlan) -> None:
         connection=connection,
         sequence=sequence,
         generator=DemoGenerator(
-            pools=plan.pools, now=plan.now, events_per_profile=plan.events_per_profile
+            pools=plan.pools,
+            now=plan.now,
+            events_per_profile=plan.events_per_profile,
+            web_push_base=plan.web_push_base,
         ),
         ts=TimestampText(start=plan.now - HISTORY_DAYS * DAY - DAY, end=plan.now),
         binary_events=BinaryEvents(),

@@ -17,6 +17,12 @@ from apps.providers.services import (
 DEMO_WEB_PUSH_LABEL = "webpush"
 
 
+def demo_web_push_base() -> str:
+    """The base URL of the demo's Web Push provider: its subscriptions' endpoints are on it."""
+    host, port = settings.PROVIDER_SANDBOX_HOST, settings.PROVIDER_SANDBOX_PORT
+    return f"http://{host}:{port}/p/{DEMO_WEB_PUSH_LABEL}"
+
+
 def demo_providers_ensure() -> None:
     """The demo providers `make run` sets up (bootstrap_demo): one per sandboxed kind,
     pointing at the local provider sandbox (PROVIDER_SANDBOX_HOST/PORT), and a default "Demo

@@ -16,6 +16,8 @@ from django.utils import timezone
 from apps.audience.cities import CITIES
 from apps.audience.models import Device, Event, Profile
 from apps.demo.management.commands import seed_demo
+from apps.demo.providers import demo_web_push_base
+from apps.providers.kinds.webpush.wire import sandbox_subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,6 +82,18 @@ def test_seed_demo_gives_most_people_devices_with_unique_push_tokens():
     assert len(set(tokens)) == len(tokens)
     assert {d.platform for d in devices} == {"android", "ios", "web"}
     assert all(d.make and d.model and d.os_version and d.sdk_version for d in devices)
+    # Browsers are Web Push subscriptions on the demo's sandboxed push service, with the keys
+    # the sandbox derives from their id; phones hold plain tokens.
+    for device in devices:
+        if device.platform == "web":
+            subscription_id = device.push_token.rpartition("/wp/")[2]
+            expected = sandbox_subscription(demo_web_push_base(), subscription_id)
+            assert (device.push_token, device.push_keys) == (
+                expected["endpoint"],
+                expected["keys"],
+            )
+        else:
+            assert device.push_keys is None
     with_device = Profile.objects.filter(devices__isnull=False).distinct().count()
     assert 100 < with_device < 200  # some people only ever used the website without push
 

@@ -25,6 +25,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from apps.demo import audience as demo_audience
+from apps.demo.providers import demo_web_push_base
 
 # A block is one transaction: big enough for COPY to stream efficiently, small enough that
 # progress is visible and an interruption loses little.
@@ -143,7 +144,7 @@ class Command(BaseCommand):
         ]
         plan = demo_audience.LoadPlan(
             conninfo=_conninfo(), pools=pools, now=now, seed=seed,
-            events_per_profile=events_per_profile,
+            events_per_profile=events_per_profile, web_push_base=demo_web_push_base(),
         )  # fmt: skip
         dropped: list[str] = []
         if rebuild:
