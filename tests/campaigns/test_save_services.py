@@ -96,12 +96,8 @@ def test_the_services_called_with_the_wizards_documents_make_the_same_campaign(
     provider = provider_create(channel="push", kind="fcm", nickname="Main FCM")
     built = _through_the_wizard(marketer_client, provider)
 
-    called = campaign_create_draft(
-        name="Draft name", channel="push", created_by=marketer_user
-    )
-    campaign_setup_save(
-        campaign=called, name="Weekend sale", campaign_type="one_time"
-    )
+    called = campaign_create_draft(name="Draft name", channel="push", created_by=marketer_user)
+    campaign_setup_save(campaign=called, name="Weekend sale", campaign_type="one_time")
     campaign_audience_save(
         campaign=called,
         audience_definition=built.audience_definition,
