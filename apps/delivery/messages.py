@@ -57,6 +57,8 @@ def _with_campaign_identity(message, campaign, run: CampaignRun, row: Message):
     Web Push `TTL`)."""
     data = {
         **message.data,
+        # CleverTap's Android SDK renders (carousel, buttons) only pushes marked as its own.
+        "wzrk_pn": "true",
         "wzrk_id": f"{campaign.pk}_{run.pk}",
         "wzrk_pivot": row.variant or "",
         "herald_mid": str(row.pk),

@@ -70,6 +70,7 @@ def test_each_device_goes_through_its_platforms_provider(provider_sandbox):
     # The app reports views and clicks with the message's own id.
     [ios_push] = apns
     assert ios_push["extra"]["request"]["herald_mid"] == str(rows[devices["ios"].pk].pk)
+    assert ios_push["extra"]["request"]["wzrk_pn"] == "true"  # CleverTap's SDKs: "ours"
 
 
 def test_an_admins_choice_of_fcm_for_ios_is_followed(provider_sandbox):
