@@ -171,5 +171,5 @@ def _send_test_pushes(route: PushRoutes, messages: list) -> list[tuple[SendResul
     """Each device through its platform's provider, as a run sends it; a token the provider
     calls unregistered deactivates its device here too (the answer is as true for a test)."""
     answers = push_routes_send(route, messages)
-    devices_deactivate(dead=unregistered_tokens(messages, answers))
+    devices_deactivate(dead=unregistered_tokens(messages, [result for result, _ in answers]))
     return [(result, provider.nickname if provider else "") for result, provider in answers]

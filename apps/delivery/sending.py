@@ -139,7 +139,7 @@ def send_chunk(
     if isinstance(route, PushRoutes):
         # Deactivated now, not at the end of the run: later batches and runs skip them.
         devices_deactivate(
-            dead=unregistered_tokens(messages, [(result, None) for result, _ in answers]),
+            dead=unregistered_tokens(messages, [result for result, _ in answers]),
             now=sent_at,
         )
     return {

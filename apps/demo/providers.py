@@ -17,10 +17,16 @@ from apps.providers.services import (
 DEMO_WEB_PUSH_LABEL = "webpush"
 
 
+def _demo_base_url(label: str) -> str:
+    """A demo provider's base URL: the local provider sandbox (PROVIDER_SANDBOX_HOST/PORT)
+    under its own label."""
+    host, port = settings.PROVIDER_SANDBOX_HOST, settings.PROVIDER_SANDBOX_PORT
+    return f"http://{host}:{port}/p/{label}"
+
+
 def demo_web_push_base() -> str:
     """The base URL of the demo's Web Push provider: its subscriptions' endpoints are on it."""
-    host, port = settings.PROVIDER_SANDBOX_HOST, settings.PROVIDER_SANDBOX_PORT
-    return f"http://{host}:{port}/p/{DEMO_WEB_PUSH_LABEL}"
+    return _demo_base_url(DEMO_WEB_PUSH_LABEL)
 
 
 def demo_providers_ensure() -> None:
@@ -29,8 +35,6 @@ def demo_providers_ensure() -> None:
     SMS" group of Twilio then Vonage, so a new user can send a test SMS and see it in the
     Sandbox inbox. Safe to call every time: what exists (by nickname, by group name) is kept.
     Tests call it too, with the settings aimed at their own sandbox."""
-    host, port = settings.PROVIDER_SANDBOX_HOST, settings.PROVIDER_SANDBOX_PORT
-    sandbox = f"http://{host}:{port}/p"
     demo = [
         (
             "sms",
@@ -62,7 +66,9 @@ def demo_providers_ensure() -> None:
             "FCM (sandbox)",
             "fcm",
             lambda: {
-                "service_account": throwaway_fcm_service_account(token_uri=f"{sandbox}/fcm/token")
+                "service_account": throwaway_fcm_service_account(
+                    token_uri=_demo_base_url("fcm") + "/token"
+                )
             },
             {"project_id": "herald-demo"},
         ),
@@ -93,7 +99,7 @@ def demo_providers_ensure() -> None:
                 channel=channel,
                 kind=kind,
                 nickname=nickname,
-                base_url=f"{sandbox}/{label}",
+                base_url=_demo_base_url(label),
                 # Push keys are generated only when the provider is first created.
                 credentials=credentials() if callable(credentials) else credentials,
                 settings=provider_settings,

@@ -56,12 +56,12 @@ def push_routes_send(
 
 
 def unregistered_tokens(
-    messages: Sequence[PushMessage], answers: Sequence[tuple[SendResult, Provider | None]]
+    messages: Sequence[PushMessage], results: Sequence[SendResult]
 ) -> dict[str, str]:
     """token → the provider's words, for every message whose provider called its token gone
     for good (what audience.services.devices_deactivate takes)."""
     return {
         message.token: result.error or "Unregistered"
-        for message, (result, _) in zip(messages, answers, strict=True)
+        for message, result in zip(messages, results, strict=True)
         if result.unregistered
     }

@@ -60,6 +60,15 @@ class PushRoutes:
             return f"No {kind} provider for {what}."
         return self.problems.get(platform) or f"No provider for {platform} devices."
 
+    def described(self, *, unrouted: str | None) -> str:
+        """ "Android: FCM …; iOS: …" in platform order; a platform without a provider reads
+        `unrouted`, or is left out when that is None."""
+        return "; ".join(
+            f"{PushPlatform(platform).label}: {provider.nickname if provider else unrouted}"
+            for platform in PushPlatform.values
+            if (provider := self.providers.get(platform)) is not None or unrouted is not None
+        )
+
     def missing(self) -> list[str]:
         """The platforms no provider reaches."""
         return [

@@ -230,13 +230,7 @@ def view(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
 
 def summary(campaign: Campaign) -> list[tuple[str, str]]:
     if campaign.channel == Channel.PUSH:
-        routes = push_routes()
-        route = "; ".join(
-            f"{label}: {routes.providers[platform].nickname}"
-            if routes.providers.get(platform)
-            else f"{label}: none (skipped)"
-            for platform, label in (("android", "Android"), ("ios", "iOS"), ("web", "Web"))
-        )
+        route = push_routes().described(unrouted="none (skipped)")
     elif campaign.provider_group_id:
         route = f"Provider group {campaign.provider_group.name}"
     elif campaign.provider_id:

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 
 from apps.audience.models import Profile
 from apps.message_templates.selectors import preview_profile_search
-from apps.providers.models import Channel, ProviderGroup, PushPlatform
+from apps.providers.models import Channel, ProviderGroup
 from apps.providers.routing import PushRoutes
 
 from ...content import campaign_route, campaign_variants
@@ -170,14 +170,7 @@ def route_label(campaign: Campaign) -> str:
     if isinstance(route, PushRoutes):
         if not route.distinct():
             return ""
-        return (
-            "; ".join(
-                f"{PushPlatform(platform).label}: {provider.nickname}"
-                for platform, provider in route.providers.items()
-                if provider is not None
-            )
-            + " (each device through its platform's provider)"
-        )
+        return route.described(unrouted=None) + " (each device through its platform's provider)"
     if route is None:
         return ""
     if isinstance(route, ProviderGroup):

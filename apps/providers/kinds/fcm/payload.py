@@ -39,20 +39,17 @@ Web (FCM web tokens) — `webpush`:
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import re
 from typing import Any
 
 from apps.providers.adapters.base import PushMessage
 from apps.providers.kinds.apns.payload import apns_headers, apns_payload, now
+from apps.providers.kinds.webpush.adapter import topic_for  # one RFC 8030 rule for both
 
 MAX_TTL_S = 28 * 24 * 3600  # FCM keeps a message at most 4 weeks
 TRAY_PRIORITIES = {"default": "PRIORITY_DEFAULT", "high": "PRIORITY_HIGH", "max": "PRIORITY_MAX"}
 BADGE_ICONS = {"none": "0", "notification icon": "1", "app icon": "2"}
 MAX_WEB_ACTIONS = 2
-TOPIC_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def fcm_message(message: PushMessage, *, at: float | None = None) -> dict[str, Any]:
@@ -176,15 +173,6 @@ def clevertap_android_keys(message: PushMessage) -> dict[str, str]:
             if link:
                 keys[f"pt_dl{index}"] = str(link)
     return keys
-
-
-def topic_for(collapse_id: str) -> str:
-    """A Web Push `Topic`: the id itself when it fits RFC 8030 (≤ 32 characters of the URL-safe
-    base64 alphabet), else a stable 32-character base64url hash of it."""
-    if TOPIC_RE.fullmatch(collapse_id):
-        return collapse_id
-    digest = hashlib.sha256(collapse_id.encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()[:32]
 
 
 def _webpush(message: PushMessage, data: dict[str, str], *, at: float) -> dict[str, Any]:

@@ -26,6 +26,8 @@ import json
 import re
 from typing import Any
 
+from apps.providers.kinds.apns.wire import PUSH_TYPES as APNS_PUSH_TYPES
+from apps.providers.kinds.webpush.wire import TOPIC_RE
 from apps.providers.sandbox.wire import WireReply
 
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
@@ -35,7 +37,6 @@ INVALID_TOKEN = "The registration token is not a valid FCM registration token"
 REGISTRATION_TOKEN_RE = re.compile(r"[A-Za-z0-9_:\-]{20,4096}")
 APNS_DEVICE_TOKEN_RE = re.compile(r"[0-9a-fA-F]{64,}")
 DURATION_RE = re.compile(r"(\d+)(\.\d{1,9})?s")
-TOPIC_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 MAX_TTL_S = 2419200
 MAX_PAYLOAD_BYTES = 4096
 RESERVED_DATA_KEYS = {"from", "message_type"}
@@ -49,17 +50,6 @@ NOTIFICATION_PRIORITIES = (
     "PRIORITY_HIGH",
     "PRIORITY_MAX",
 )
-APNS_PUSH_TYPES = {
-    "alert",
-    "background",
-    "voip",
-    "complication",
-    "fileprovider",
-    "mdm",
-    "location",
-    "liveactivity",
-    "pushtotalk",
-}
 URGENCIES = ("very-low", "low", "normal", "high")
 
 # The Message proto's fields per object (snake_case), from the v1 reference. Objects not

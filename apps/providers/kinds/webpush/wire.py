@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from apps.providers.kinds.webpush.adapter import TOPIC_RE  # the adapter and the wire read one rule
 from apps.providers.sandbox.wire import Delivery, FaultPlan, SandboxRequest, Wire, WireReply
 
 SANDBOX_SEED = b"herald-sandbox-webpush-subscriptions-v1"
@@ -47,7 +48,6 @@ SUBSCRIPTION_ID_RE = re.compile(r"[A-Za-z0-9_-]+")
 MAX_BODY = 4096
 MAX_TOKEN_AHEAD_S = 24 * 3600
 URGENCIES = ("very-low", "low", "normal", "high")
-TOPIC_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
